@@ -1,0 +1,64 @@
+"""The LightningDataModule every data set of the package derives from."""
+
+from __future__ import annotations
+
+import lightning as L
+from torch.utils.data import DataLoader, Dataset
+
+from model_package.metadata.vocabulary import Vocabulary
+
+
+class BaseDataModule(L.LightningDataModule):
+    """Batches of (images (B, C, H, W) float in [0, 1], ink high; labels (B, L) token ids).
+
+    Subclasses set, in ``__init__`` (the CLI links them into the model before any data exists):
+    ``input_dims`` (C, H, W), ``output_dims`` (L,) and ``idx_to_char``; and in ``setup`` the
+    ``data_train`` / ``data_val`` / ``data_test`` datasets.
+    """
+
+    input_dims: tuple[int, int, int]
+    output_dims: tuple[int, ...]
+    idx_to_char: list[str]
+
+    def __init__(self, batch_size: int = 64, num_workers: int = 0):
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.data_train: Dataset | None = None
+        self.data_val: Dataset | None = None
+        self.data_test: Dataset | None = None
+
+    @property
+    def max_seq_length(self) -> int:
+        """Label length in tokens, <S> and <E> included."""
+        return self.output_dims[0]
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary(self.idx_to_char)
+
+    def _loader(self, dataset: Dataset | None, split: str, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}: no {split} data; call setup() first")
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.trainer is not None and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.data_train, "train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.data_val, "validation", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.data_test, "test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()

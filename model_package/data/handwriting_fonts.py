@@ -1,0 +1,258 @@
+"""The offline default data: English text rendered in handwriting fonts, as lines or paragraphs.
+
+No download: fonts come from PyPI's ``fontpkg-*`` packages and text from the documentation
+CPython ships. Splits are BY FONT (validation and test hands are never seen in training) and by
+sentence (validation and test text is held out too). Every sample is drawn from its own random
+generator seeded by ``(seed, split, index)``, so a seed fixes the data whatever the order or
+number of processes that render it. Rendered sets are cached to HDF5 under
+``processed/handwriting_fonts/``, keyed by their parameters: a second run starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import h5py
+import numpy as np
+from tqdm.auto import tqdm
+
+from model_package.data.base_data_module import BaseDataModule
+from model_package.data.dataset import ImageTextDataset
+from model_package.data.fonts import FontError, check_fonts
+from model_package.data.io import atomic_path
+from model_package.data.paths import processed_dir
+from model_package.data.render import Augmentation, render_line
+from model_package.data.text import SnippetSampler, offline_sentences
+from model_package.metadata import handwriting_fonts as metadata
+from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLINE, PARAGRAPH_VOCABULARY, Vocabulary
+
+SPLITS = ("train", "val", "test")
+_SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+_FORMAT_VERSION = 1  # bump when rendering changes, so old caches are not reused
+_HELD_OUT_EVERY = 10  # every 10th sentence is reserved for validation and test text
+
+
+@dataclass(frozen=True)
+class _RenderSpec:
+    """Everything that determines one split's samples (and so its cache key)."""
+
+    kind: str  # "lines" or "paragraphs"
+    split: str
+    fonts: tuple[str, ...]
+    num: int
+    seed: int
+    max_length: int
+    line_height: int
+    line_width: int
+    max_lines: int
+    augment: bool
+    text_digest: str  # of the sentences the text is drawn from
+    version: int = field(default=_FORMAT_VERSION)
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _text_digest() -> str:
+    return hashlib.sha256("\n".join(offline_sentences(frozenset(CHARACTERS))).encode()).hexdigest()[:16]
+
+
+def _sentences(split: str) -> list[str]:
+    sentences = offline_sentences(frozenset(CHARACTERS))
+    held_out = split != "train"
+    return [s for i, s in enumerate(sentences) if (i % _HELD_OUT_EVERY == 0) == held_out]
+
+
+def render_sample(spec: _RenderSpec, index: int, sampler: SnippetSampler) -> tuple[np.ndarray, str]:
+    """Sample ``index`` of a split: (image (lines * line_height, line_width) uint8 ink high, text)."""
+    rng = np.random.default_rng([spec.seed, _SPLIT_CODES[spec.split], index])
+    aug = Augmentation() if spec.augment else Augmentation.none()
+    font = spec.fonts[int(rng.integers(len(spec.fonts)))]  # one hand for the whole sample
+    num_lines = 1 if spec.kind == "lines" else int(rng.integers(1, spec.max_lines + 1))
+    image = np.zeros((spec.max_lines * spec.line_height, spec.line_width), np.uint8)
+    texts = []
+    for k in range(num_lines):
+        text = sampler.sample(rng)
+        rows = slice(k * spec.line_height, (k + 1) * spec.line_height)
+        image[rows] = render_line(text, font, spec.line_height, spec.line_width, rng, aug)
+        texts.append(text)
+    return image, NEWLINE.join(texts)
+
+
+def _render_range(spec: _RenderSpec, start: int, stop: int) -> tuple[np.ndarray, list[str]]:
+    sampler = SnippetSampler(_sentences(spec.split), spec.max_length)
+    samples = [render_sample(spec, i, sampler) for i in range(start, stop)]
+    return np.stack([s[0] for s in samples]), [s[1] for s in samples]
+
+
+def render_split(spec: _RenderSpec, processes: int | None = None, chunk: int = 250) -> tuple[np.ndarray, list[str]]:
+    """All samples of a split, rendered in parallel chunks, with a progress bar."""
+    ranges = [(i, min(i + chunk, spec.num)) for i in range(0, spec.num, chunk)]
+    processes = processes or min(len(ranges), os.cpu_count() or 1)
+    desc = f"rendering {spec.kind} ({spec.split}, {spec.num})"
+    with tqdm(total=spec.num, desc=desc, unit="img", disable=spec.num < 1000) as bar:
+        if processes <= 1:
+            parts = []
+            for start, stop in ranges:
+                parts.append(_render_range(spec, start, stop))
+                bar.update(stop - start)
+        else:
+            with ProcessPoolExecutor(processes) as pool:
+                futures = [pool.submit(_render_range, spec, a, b) for a, b in ranges]
+                parts = []
+                for fut, (a, b) in zip(futures, ranges):
+                    parts.append(fut.result())
+                    bar.update(b - a)
+    return np.concatenate([p[0] for p in parts]), [t for p in parts for t in p[1]]
+
+
+class HandwritingFontLines(BaseDataModule):
+    """Lines of English text in handwriting fonts: images (1, line_height, line_width),
+    labels ``<S> text <E> <P>...`` of ``max_length + 2`` tokens over the 83-symbol vocabulary."""
+
+    _kind = "lines"
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        num_train: int = 20000,
+        num_val: int = 1000,
+        num_test: int = 1000,
+        max_length: int = metadata.MAX_LINE_LENGTH,
+        line_height: int = metadata.LINE_HEIGHT,
+        line_width: int = metadata.LINE_WIDTH,
+        train_fonts: Sequence[str] = tuple(metadata.TRAIN_FONTS),
+        val_fonts: Sequence[str] = tuple(metadata.VAL_FONTS),
+        test_fonts: Sequence[str] = tuple(metadata.TEST_FONTS),
+        augment: bool = True,
+        seed: int = 0,
+    ):
+        super().__init__(batch_size=batch_size, num_workers=num_workers)
+        fonts = {"train": tuple(train_fonts), "val": tuple(val_fonts), "test": tuple(test_fonts)}
+        for a, b in [("train", "val"), ("train", "test"), ("val", "test")]:
+            shared = set(fonts[a]) & set(fonts[b])
+            if shared:
+                raise FontError(f"fonts must differ between splits: {sorted(shared)} in both {a} and {b}")
+        for split, names in fonts.items():
+            try:
+                check_fonts(list(names), "".join(CHARACTERS))
+            except FontError as err:
+                raise FontError(f"{split}_fonts: {err}") from None
+        for name, value in [("num_train", num_train), ("num_val", num_val), ("num_test", num_test)]:
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if max_length < 1 or line_height < 8 or line_width < line_height:
+            raise ValueError(f"bad shape: max_length={max_length}, line_height={line_height}, line_width={line_width}")
+        max_lines = self._max_lines()
+        self.specs = {
+            split: _RenderSpec(
+                kind=self._kind,
+                split=split,
+                fonts=fonts[split],
+                num={"train": num_train, "val": num_val, "test": num_test}[split],
+                seed=seed,
+                max_length=max_length,
+                line_height=line_height,
+                line_width=line_width,
+                max_lines=max_lines,
+                augment=augment,
+                text_digest=_text_digest(),
+            )
+            for split in SPLITS
+        }
+        self.input_dims = (1, max_lines * line_height, line_width)
+        # <S> + lines of text joined by "\n" + <E>
+        self.output_dims = (max_lines * (max_length + 1) + 1,)
+        self.idx_to_char = list(LINE_VOCABULARY if self._kind == "lines" else PARAGRAPH_VOCABULARY)
+
+    def _max_lines(self) -> int:
+        return 1
+
+    def cache_path(self, split: str):
+        spec = self.specs[split]
+        return processed_dir("handwriting_fonts") / f"{type(self).__name__}-{split}-{spec.key()}.h5"
+
+    def prepare_data(self) -> None:
+        """Render and cache every split that is not cached yet (rank 0 of each node)."""
+        for split in SPLITS:
+            path = self.cache_path(split)
+            if path.exists():
+                continue
+            images, texts = render_split(self.specs[split])
+            labels = np.array([self.vocabulary.encode(t, self.max_seq_length) for t in texts], dtype=np.int16)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+                f.create_dataset("images", data=images, compression="lzf")
+                f.create_dataset("labels", data=labels)
+                f.create_dataset("texts", data=texts, dtype=h5py.string_dtype())
+                f.attrs["spec"] = json.dumps(asdict(self.specs[split]))
+
+    def load_split(self, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(images (N, H, W) uint8, labels (N, L), texts) of a split, from the cache."""
+        path = self.cache_path(split)
+        if not path.exists():
+            self.prepare_data()
+        with h5py.File(path, "r") as f:
+            return f["images"][:], f["labels"][:], [t.decode() for t in f["texts"][:]]
+
+    def setup(self, stage: str | None = None) -> None:
+        for split, attr in [("train", "data_train"), ("val", "data_val"), ("test", "data_test")]:
+            if getattr(self, attr) is None:
+                images, labels, _ = self.load_split(split)
+                setattr(self, attr, ImageTextDataset(images, labels))
+
+
+class HandwritingFontParagraphs(HandwritingFontLines):
+    """1 to ``max_lines`` lines in one hand, stacked: images (1, max_lines * line_height, line_width),
+    labels with ``\\n`` between the lines over the 84-symbol vocabulary."""
+
+    _kind = "paragraphs"
+
+    def __init__(
+        self,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        num_train: int = 5000,
+        num_val: int = 500,
+        num_test: int = 500,
+        max_lines: int = 4,
+        max_length: int = metadata.MAX_LINE_LENGTH,
+        line_height: int = metadata.LINE_HEIGHT,
+        line_width: int = metadata.LINE_WIDTH,
+        train_fonts: Sequence[str] = tuple(metadata.TRAIN_FONTS),
+        val_fonts: Sequence[str] = tuple(metadata.VAL_FONTS),
+        test_fonts: Sequence[str] = tuple(metadata.TEST_FONTS),
+        augment: bool = True,
+        seed: int = 0,
+    ):
+        if max_lines < 1:
+            raise ValueError(f"max_lines must be positive, got {max_lines}")
+        self.max_lines = max_lines  # read by _max_lines() during the parent's __init__
+        super().__init__(
+            batch_size=batch_size,
+            num_workers=num_workers,
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            max_length=max_length,
+            line_height=line_height,
+            line_width=line_width,
+            train_fonts=train_fonts,
+            val_fonts=val_fonts,
+            test_fonts=test_fonts,
+            augment=augment,
+            seed=seed,
+        )
+
+    def _max_lines(self) -> int:
+        return self.max_lines
+
+
+# Vocabulary sanity at import: the rendered characters are exactly the vocabulary's.
+assert set(CHARACTERS) == Vocabulary(LINE_VOCABULARY).characters

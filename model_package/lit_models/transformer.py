@@ -1,0 +1,116 @@
+"""LitTransformer: trains a ResNetTransformer with teacher forcing, evaluates it by greedy decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torchmetrics.text import CharErrorRate
+
+from model_package.metadata.vocabulary import Vocabulary
+from model_package.models.resnet import ResNetConfig
+from model_package.models.resnet_transformer import ResNetTransformer
+
+
+class LitTransformer(L.LightningModule):
+    """ResNet + Transformer recogniser.
+
+    ``input_dims``, ``max_seq_length`` and ``idx_to_char`` come from the data module (the CLI
+    links them); everything else is the architecture and the optimisation.
+
+    Loss: cross-entropy of the next token. By default the padding after ``<E>`` counts too (the
+    model learns to keep emitting ``<P>``, which trained better than FSDL's choice);
+    ``ignore_pad_in_loss=True`` restores FSDL's ``ignore_index=<P>``.
+    """
+
+    def __init__(
+        self,
+        idx_to_char: Sequence[str],
+        input_dims: Sequence[int],
+        max_seq_length: int,
+        resnet: ResNetConfig = ResNetConfig(),
+        tf_dim: int = 128,
+        tf_fc_dim: int = 256,
+        tf_nhead: int = 4,
+        tf_num_layers: int = 4,
+        tf_dropout: float = 0.0,
+        with_enc_pos: bool = False,
+        ignore_pad_in_loss: bool = False,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        lr_scheduler_interval: Literal["step", "epoch"] = "step",
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
+        self.vocabulary = Vocabulary(idx_to_char)
+        self.model = ResNetTransformer(
+            input_dims=tuple(input_dims),
+            num_classes=len(self.vocabulary),
+            max_seq_length=max_seq_length,
+            start_index=self.vocabulary.start_index,
+            end_index=self.vocabulary.end_index,
+            pad_index=self.vocabulary.pad_index,
+            resnet=resnet,
+            tf_dim=tf_dim,
+            tf_fc_dim=tf_fc_dim,
+            tf_nhead=tf_nhead,
+            tf_num_layers=tf_num_layers,
+            tf_dropout=tf_dropout,
+            with_enc_pos=with_enc_pos,
+        )
+        self.optimizer = optimizer
+        self.lr_scheduler = lr_scheduler
+        self.ignore_index = self.vocabulary.pad_index if ignore_pad_in_loss else -100
+        self.val_cer = CharErrorRate()
+        self.test_cer = CharErrorRate()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, H, W) -> greedy token ids (B, max_seq_length)."""
+        return self.model.predict(x)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # y: (B, L) = <S> t e x t <E> <P>...; predict y[:, 1:] from y[:, :-1]
+        logits = self.model(x, y[:, :-1])  # (B, L-1, C)
+        return F.cross_entropy(logits.transpose(1, 2), y[:, 1:], ignore_index=self.ignore_index)
+
+    def texts(self, ids: torch.Tensor) -> list[str]:
+        return self.vocabulary.decode_batch(ids.tolist())
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.loss(x, y)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def _evaluate(self, batch, split: str, cer: CharErrorRate) -> dict:
+        x, y = batch
+        loss = self.loss(x, y)
+        preds, targets = self.texts(self.model.predict(x)), self.texts(y)
+        cer(preds, targets)
+        self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(x))
+        self.log(f"{split}/cer", cer, prog_bar=True, batch_size=len(x))
+        return {"loss": loss, "preds": preds, "targets": targets}
+
+    def validation_step(self, batch, batch_idx):
+        return self._evaluate(batch, "validation", self.val_cer)
+
+    def test_step(self, batch, batch_idx):
+        return self._evaluate(batch, "test", self.test_cer)
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> list[str]:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self.texts(self.model.predict(x))
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer(self.parameters())
+        if self.lr_scheduler is None:
+            return optimizer
+        scheduler = self.lr_scheduler(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.lr_scheduler_interval, "monitor": "validation/loss"},
+        }

@@ -1,0 +1,109 @@
+"""ResNet encoder + Transformer decoder: an image of text in, token ids out."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from model_package.models.resnet import ResNet, ResNetConfig
+from model_package.models.transformer import TransformerDecoder
+
+
+class PositionalEmbedding2D(nn.Module):
+    """Learned 2-D positions for the encoder grid: a row embedding plus a column embedding."""
+
+    def __init__(self, dim: int, height: int, width: int):
+        super().__init__()
+        self.rows = nn.Embedding(height, dim)
+        self.cols = nn.Embedding(width, dim)
+        nn.init.normal_(self.rows.weight, std=0.02)
+        nn.init.normal_(self.cols.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, D, H', W') -> same shape
+        _, _, h, w = x.shape
+        rows = self.rows(torch.arange(h, device=x.device))  # (H', D)
+        cols = self.cols(torch.arange(w, device=x.device))  # (W', D)
+        return x + (rows[:, None, :] + cols[None, :, :]).permute(2, 0, 1)
+
+
+class ResNetTransformer(nn.Module):
+    """Images (B, C, H, W) -> ResNet features -> memory (B, H'W', D) -> decoder -> tokens.
+
+    ``forward`` is teacher-forced (training); ``predict`` decodes greedily from ``<S>``.
+    """
+
+    def __init__(
+        self,
+        input_dims: tuple[int, int, int],
+        num_classes: int,
+        max_seq_length: int,
+        start_index: int,
+        end_index: int,
+        pad_index: int,
+        resnet: ResNetConfig | None = None,
+        tf_dim: int = 128,
+        tf_fc_dim: int = 256,
+        tf_nhead: int = 4,
+        tf_num_layers: int = 4,
+        tf_dropout: float = 0.0,
+        with_enc_pos: bool = False,
+    ):
+        super().__init__()
+        resnet = resnet or ResNetConfig()
+        channels, height, width = input_dims
+        if resnet.in_channels[0] != channels:
+            raise ValueError(f"resnet.in_channels[0]={resnet.in_channels[0]} but the images have {channels} channel(s)")
+        self.input_dims = tuple(input_dims)
+        self.max_seq_length = max_seq_length
+        self.start_index, self.end_index, self.pad_index = start_index, end_index, pad_index
+
+        self.encoder = ResNet(resnet)
+        self.enc_height, self.enc_width = self.encoder.output_size(height, width)
+        self.enc_proj = nn.Conv2d(self.encoder.out_channels, tf_dim, kernel_size=1)  # C' -> D
+        self.enc_pos = PositionalEmbedding2D(tf_dim, self.enc_height, self.enc_width) if with_enc_pos else None
+        self.decoder = TransformerDecoder(
+            num_classes=num_classes,
+            max_seq_length=max_seq_length,
+            dim=tf_dim,
+            fc_dim=tf_fc_dim,
+            num_heads=tf_nhead,
+            num_layers=tf_num_layers,
+            dropout=tf_dropout,
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) images -> (B, H' * W', D) memory."""
+        features = self.enc_proj(self.encoder(x))  # (B, D, H', W')
+        if self.enc_pos is not None:
+            features = self.enc_pos(features)
+        return features.flatten(2).transpose(1, 2)  # (B, H'W', D)
+
+    def decode(self, memory: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Memory (B, S, D) and token ids (B, T) -> logits (B, T, num_classes)."""
+        return self.decoder(tokens, memory)
+
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: images (B, C, H, W), input ids (B, T) -> logits (B, T, num_classes)."""
+        return self.decode(self.encode(x), tokens)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Greedy decoding: images (B, C, H, W) -> ids (B, max_seq_length) that start with <S>.
+
+        Stops once every sequence has emitted <E>; everything after a sequence's <E> is <P>.
+        """
+        memory = self.encode(x)  # (B, S, D)
+        b = x.shape[0]
+        tokens = torch.full((b, self.max_seq_length), self.pad_index, dtype=torch.long, device=x.device)
+        tokens[:, 0] = self.start_index
+        ended = torch.zeros(b, dtype=torch.bool, device=x.device)
+        for t in range(1, self.max_seq_length):
+            logits = self.decode(memory, tokens[:, :t])  # (B, t, C), the whole prefix every step
+            next_token = logits[:, -1].argmax(-1)  # (B,)
+            next_token = torch.where(ended, self.pad_index, next_token)
+            tokens[:, t] = next_token
+            ended |= next_token == self.end_index
+            if bool(ended.all()):
+                break
+        return tokens

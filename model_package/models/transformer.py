@@ -1,0 +1,97 @@
+"""A pre-norm Transformer decoder with learned (GPT-2 style) positional embeddings.
+
+Attention is written on ``F.scaled_dot_product_attention`` rather than taken from
+``nn.TransformerDecoderLayer`` so that the projected keys and values are at hand for
+incremental (cached) decoding.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention of queries ``x`` over ``context`` (``x`` itself for self-attention)."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"tf_dim={dim} is not divisible by tf_nhead={num_heads}")
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.query = nn.Linear(dim, dim)
+        self.key_value = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, T, D) -> (B, heads, T, D / heads)
+        b, t, d = x.shape
+        return x.view(b, t, self.num_heads, d // self.num_heads).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
+        # x: (B, T, D); context: (B, S, D) -> (B, T, D)
+        context = x if context is None else context
+        q = self._heads(self.query(x))  # (B, h, T, d)
+        k, v = (self._heads(t) for t in self.key_value(context).chunk(2, dim=-1))  # (B, h, S, d) each
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
+        )  # (B, h, T, d)
+        b, _, t, _ = y.shape
+        return self.out(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm: x + SelfAttn(LN(x)); x + CrossAttn(LN(x), memory); x + FFN(LN(x))."""
+
+    def __init__(self, dim: int, num_heads: int, fc_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.norm_self = nn.LayerNorm(dim)
+        self.self_attn = MultiHeadAttention(dim, num_heads, dropout)
+        self.norm_cross = nn.LayerNorm(dim)
+        self.cross_attn = MultiHeadAttention(dim, num_heads, dropout)
+        self.norm_ff = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, fc_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(fc_dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        # x: (B, T, D) token states; memory: (B, S, D) encoder output
+        x = x + self.drop(self.self_attn(self.norm_self(x), causal=True))
+        x = x + self.drop(self.cross_attn(self.norm_cross(x), memory))
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+
+class TransformerDecoder(nn.Module):
+    """Token ids (B, T) and memory (B, S, D) -> logits (B, T, num_classes), causally masked."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        max_seq_length: int,
+        dim: int,
+        fc_dim: int,
+        num_heads: int,
+        num_layers: int,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.max_seq_length = max_seq_length
+        self.token_embedding = nn.Embedding(num_classes, dim)
+        self.position_embedding = nn.Embedding(max_seq_length, dim)  # learned, as in GPT-2
+        self.drop = nn.Dropout(dropout)
+        self.layers = nn.ModuleList([DecoderLayer(dim, num_heads, fc_dim, dropout) for _ in range(num_layers)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+        nn.init.normal_(self.position_embedding.weight, std=0.02)
+
+    def forward(self, tokens: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        t = tokens.shape[1]
+        if t > self.max_seq_length:
+            raise ValueError(f"{t} tokens exceed max_seq_length={self.max_seq_length}")
+        positions = torch.arange(t, device=tokens.device)
+        x = self.drop(self.token_embedding(tokens) + self.position_embedding(positions))  # (B, T, D)
+        for layer in self.layers:
+            x = layer(x, memory)
+        return self.head(self.norm(x))  # (B, T, num_classes)

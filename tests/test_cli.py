@@ -1,0 +1,117 @@
+"""training/run_experiment.py: config names, links from the data module, errors, a real short fit."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, SMALL_LINES
+
+SMALL_ARGS = [f"--data.{k}={v}" for k, v in SMALL_LINES.items()]
+
+
+def run_cli(*args, cwd, data_dir, timeout=300):
+    env = {**os.environ, "MODEL_PACKAGE_DATA_DIR": str(data_dir), "WANDB_MODE": "offline"}
+    return subprocess.run(
+        [sys.executable, str(REPO / "training" / "run_experiment.py"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def build(run_experiment, *args):
+    """Parse and instantiate without running (LightningCLI run=False)."""
+    return run_experiment.TextRecognizerCLI(
+        run_experiment.LitTransformer,
+        run_experiment.BaseDataModule,
+        subclass_mode_data=True,
+        save_config_callback=None,
+        run=False,
+        args=run_experiment.resolve_config_names(list(args)),
+    )
+
+
+def test_config_stem_resolves_to_configs_dir(run_experiment):
+    assert run_experiment.resolve_config_names(["fit", "--config", "quickstart"])[2] == str(REPO / "configs" / "quickstart.yaml")
+    assert run_experiment.resolve_config_names(["--config=quickstart"])[0] == f"--config={REPO / 'configs' / 'quickstart.yaml'}"
+
+
+def test_unknown_config_name_exits_with_message(tmp_path, data_dir):
+    result = run_cli("fit", "--config", "no_such_config", cwd=tmp_path, data_dir=data_dir)
+    assert result.returncode != 0
+    assert "no_such_config" in result.stderr and "quickstart" in result.stderr
+
+
+def test_links_follow_the_chosen_data_module(run_experiment, data_dir):
+    cli = build(run_experiment, "--config", "quickstart", *SMALL_ARGS)
+    assert type(cli.datamodule).__name__ == "HandwritingFontLines"
+    assert tuple(cli.model.hparams.input_dims) == cli.datamodule.input_dims == (1, 32, 512)
+    assert cli.model.hparams.max_seq_length == cli.datamodule.max_seq_length == 34
+    assert list(cli.model.hparams.idx_to_char) == cli.datamodule.idx_to_char
+
+    cli = build(run_experiment, "--config", "quickstart", "--data=HandwritingFontParagraphs", "--data.max_lines=3")
+    assert type(cli.datamodule).__name__ == "HandwritingFontParagraphs"
+    assert tuple(cli.model.hparams.input_dims) == (1, 96, 512)
+    assert cli.model.hparams.max_seq_length == 3 * 33 + 1
+    assert len(cli.model.hparams.idx_to_char) == 84
+    assert cli.model.model.decoder.head.out_features == 84
+    assert cli.model.model.enc_height == 12  # 96 / 8: the encoder grid follows the new height
+
+
+def test_model_options_reach_the_model(run_experiment, data_dir):
+    cli = build(run_experiment, "--config", "quickstart", *SMALL_ARGS, "--model.tf_dropout=0.2", "--model.ignore_pad_in_loss=true")
+    assert cli.model.model.decoder.layers[0].self_attn.dropout == 0.2
+    assert cli.model.ignore_index == cli.model.vocabulary.pad_index
+    cli = build(run_experiment, "--config", "quickstart", *SMALL_ARGS)
+    assert cli.model.ignore_index == -100  # padding counts in the loss by default
+
+
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["--model.tf_dimm=64"], "tf_dimm"),
+        (["--data.num_trian=10"], "num_trian"),
+        (["--trainer.max_stepz=3"], "max_stepz"),
+    ],
+)
+def test_unknown_key_fails_naming_it(tmp_path, data_dir, args, key):
+    result = run_cli("fit", "--config", "quickstart", *args, cwd=tmp_path, data_dir=data_dir)
+    assert result.returncode != 0
+    assert key in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_key_in_a_yaml_file_fails_naming_it(tmp_path, data_dir):
+    config = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
+    config["model"]["tf_layers"] = 2
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run_cli("fit", "--config", str(path), cwd=tmp_path, data_dir=data_dir)
+    assert result.returncode != 0 and "tf_layers" in result.stderr
+
+
+@pytest.mark.slow
+def test_fast_dev_run_subprocess(tmp_path, data_dir):
+    result = run_cli("fit", "--config", "quickstart", "--trainer.fast_dev_run=true", *SMALL_ARGS, cwd=tmp_path, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "`Trainer.fit` stopped" in result.stderr
+
+
+@pytest.mark.slow
+def test_short_fit_saves_config_checkpoints_and_wandb_run(tmp_path, data_dir):
+    result = run_cli(
+        "fit", "--config", "quickstart", *SMALL_ARGS,
+        "--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1",
+        "--model.lr_scheduler.init_args.total_steps=4", "--trainer.enable_progress_bar=false",
+        cwd=tmp_path, data_dir=data_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dirs = [p for p in (tmp_path / "runs" / "quickstart").iterdir() if p.is_dir()]
+    assert len(run_dirs) == 1
+    config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
+    assert config["model"]["input_dims"] == [1, 32, 512]  # the linked value, resolved
+    assert config["data"]["class_path"].endswith("HandwritingFontLines")
+    checkpoints = sorted(p.name for p in (run_dirs[0] / "checkpoints").iterdir())
+    assert "last.ckpt" in checkpoints and any(name.startswith("epoch=") and "cer=" in name for name in checkpoints)
+    assert list((tmp_path / "runs" / "wandb").glob("offline-run-*"))

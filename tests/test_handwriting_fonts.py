@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+
+from model_package.data import HandwritingFontLines, HandwritingFontParagraphs
+from model_package.data.fonts import FontError, installed_fonts
+from model_package.data.render import Augmentation, render_line
+from model_package.metadata import handwriting_fonts as meta
+from tests.conftest import SMALL_LINES
+
+
+@pytest.fixture(scope="module")
+def lines(data_dir):
+    dm = HandwritingFontLines(**SMALL_LINES)
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def test_declared_dims_fit_every_sample(lines):
+    assert lines.input_dims == (1, meta.LINE_HEIGHT, meta.LINE_WIDTH)
+    assert lines.output_dims == (meta.MAX_LINE_LENGTH + 2,)
+    x, y = next(iter(lines.train_dataloader()))
+    assert x.shape == (8, 1, meta.LINE_HEIGHT, meta.LINE_WIDTH) and x.dtype.is_floating_point
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert y.shape == (8, meta.MAX_LINE_LENGTH + 2)
+    assert len(lines.idx_to_char) == 83
+
+
+def test_labels_are_the_rendered_texts(lines):
+    _, labels, texts = lines.load_split("val")
+    vocab = lines.vocabulary
+    assert [vocab.decode(row) for row in labels] == texts
+    assert all(0 < len(t) <= meta.MAX_LINE_LENGTH for t in texts)
+
+
+def test_every_image_has_ink(lines):
+    images, _, _ = lines.load_split("train")
+    assert (images.reshape(len(images), -1).max(axis=1) > 128).all()
+
+
+def test_same_seed_same_data_other_seed_other_data(data_dir, lines):
+    again = HandwritingFontLines(**SMALL_LINES)
+    a_images, _, a_texts = lines.load_split("train")
+    other = HandwritingFontLines(**SMALL_LINES, seed=1)
+    assert again.cache_path("train") == lines.cache_path("train")
+    assert other.cache_path("train") != lines.cache_path("train")
+    # Render afresh (not from the cache) to prove determinism of the generator itself.
+    from model_package.data.handwriting_fonts import render_split
+
+    b_images, b_texts = render_split(again.specs["train"], processes=1)
+    assert b_texts == a_texts and np.array_equal(b_images, a_images)
+    c_images, c_texts = render_split(other.specs["train"], processes=1)
+    assert c_texts != a_texts and not np.array_equal(c_images, a_images)
+
+
+def test_parallel_rendering_matches_serial(data_dir):
+    dm = HandwritingFontLines(num_train=40, num_val=4, num_test=4)
+    from model_package.data.handwriting_fonts import render_split
+
+    serial = render_split(dm.specs["train"], processes=1, chunk=40)
+    parallel = render_split(dm.specs["train"], processes=2, chunk=10)
+    assert serial[1] == parallel[1] and np.array_equal(serial[0], parallel[0])
+
+
+def test_fonts_are_disjoint_across_splits(lines):
+    fonts = {split: set(spec.fonts) for split, spec in lines.specs.items()}
+    assert not fonts["train"] & fonts["val"] and not fonts["train"] & fonts["test"] and not fonts["val"] & fonts["test"]
+    with pytest.raises(FontError, match="fonts must differ between splits.*kalam"):
+        HandwritingFontLines(train_fonts=["caveat", "kalam"], val_fonts=["kalam"], test_fonts=["indie-flower"])
+
+
+def test_validation_and_test_text_is_held_out(lines):
+    from model_package.data.handwriting_fonts import _sentences
+
+    train, held_out = set(_sentences("train")), set(_sentences("val"))
+    assert train and held_out and not train & held_out
+
+
+def test_unknown_font_is_named():
+    with pytest.raises(FontError, match="val_fonts: font 'no-such-hand' is not installed"):
+        HandwritingFontLines(val_fonts=["no-such-hand"])
+
+
+def test_default_fonts_are_installed_and_cover_the_vocabulary():
+    assert set(meta.TRAIN_FONTS + meta.VAL_FONTS + meta.TEST_FONTS) <= set(installed_fonts())
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="num_val must be positive"):
+        HandwritingFontLines(num_val=0)
+
+
+def test_render_line_keeps_text_inside_and_left_aligned():
+    rng = np.random.default_rng(0)
+    img = render_line("Hello world", "kalam", 32, 512, rng, Augmentation.none())
+    assert img.shape == (32, 512) and img.dtype == np.uint8
+    cols = np.flatnonzero(img.max(axis=0) > 64)
+    assert cols[0] < 16 and cols[-1] < 400  # a short text stays left, with room to spare
+    longer = render_line("Hello world, hello again world", "kalam", 32, 512, np.random.default_rng(0), Augmentation.none())
+    assert np.flatnonzero(longer.max(axis=0) > 64)[-1] > cols[-1]
+
+
+def test_paragraphs_stack_lines_with_newlines(data_dir):
+    dm = HandwritingFontParagraphs(num_train=12, num_val=4, num_test=4, max_lines=3)
+    dm.prepare_data()
+    dm.setup()
+    assert dm.input_dims == (1, 3 * meta.LINE_HEIGHT, meta.LINE_WIDTH)
+    assert len(dm.idx_to_char) == 84 and dm.idx_to_char[-1] == "\n"
+    images, labels, texts = dm.load_split("train")
+    assert [dm.vocabulary.decode(row) for row in labels] == texts
+    assert any("\n" in t for t in texts)
+    for image, text in zip(images, texts):
+        n = text.count("\n") + 1
+        band_ink = [image[k * meta.LINE_HEIGHT : (k + 1) * meta.LINE_HEIGHT].max() > 128 for k in range(3)]
+        assert band_ink == [k < n for k in range(3)]  # one line of ink per line of text, none below

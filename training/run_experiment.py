@@ -1,0 +1,133 @@
+"""Train, validate, test or predict with any data module and the ResNet + Transformer recogniser.
+
+    python training/run_experiment.py fit --config quickstart
+    python training/run_experiment.py fit --config quickstart --data=HandwritingFontParagraphs
+    python training/run_experiment.py test --config quickstart --ckpt_path runs/.../last.ckpt
+
+``--config NAME`` takes a path or the stem of a file in ``configs/``. The model's ``input_dims``,
+``max_seq_length`` and ``idx_to_char`` come from the instantiated data module, so ``--data=X``
+needs nothing else. ``--help`` lists every option.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# W&B: no login needed (offline unless the logger says otherwise), and its thread start method,
+# which multi-process data loading and DDP need.
+os.environ.setdefault("WANDB_START_METHOD", "thread")
+# Lightning itself still calls jsonargparse APIs that jsonargparse deprecated: nothing a user can act on.
+os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+
+import yaml  # noqa: E402
+from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback  # noqa: E402
+from lightning.pytorch.loggers import WandbLogger  # noqa: E402
+
+import model_package.data  # noqa: E402,F401  (registers every data module for --data=ClassName)
+from model_package.data import BaseDataModule  # noqa: E402
+from model_package.data.io import atomic_path  # noqa: E402
+from model_package.lit_models import LitTransformer, PredictionTable  # noqa: E402
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+LINKED_FROM_DATA = ("input_dims", "max_seq_length", "idx_to_char")  # data module attribute -> model argument
+
+
+def resolve_config_names(argv: list[str]) -> list[str]:
+    """Replace ``--config NAME`` by ``--config configs/NAME.yaml`` where NAME is no existing path."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--config" and i + 1 < len(out):
+            out[i + 1] = _config_path(out[i + 1])
+        elif arg.startswith("--config="):
+            out[i] = "--config=" + _config_path(arg.split("=", 1)[1])
+    return out
+
+
+def _config_path(name: str) -> str:
+    if Path(name).exists():
+        return name
+    for candidate in (CONFIG_DIR / name, CONFIG_DIR / f"{name}.yaml", CONFIG_DIR / f"{name}.yml"):
+        if candidate.is_file():
+            return str(candidate)
+    known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    sys.exit(f"error: --config {name!r}: no such file, and no configs/{name}.yaml (known: {', '.join(known)})")
+
+
+def run_dir(trainer) -> Path:
+    """The folder of this run: ``<save_dir>/<project>/<run id>`` for W&B (its checkpoints go under it)."""
+    logger = trainer.logger
+    if isinstance(logger, WandbLogger):
+        return Path(logger.save_dir or ".") / str(logger.name) / str(logger.version)
+    return Path(trainer.log_dir or trainer.default_root_dir)
+
+
+class SaveAndLogConfig(SaveConfigCallback):
+    """Writes the fully resolved config, linked values included, as ``config.yaml`` in the run's
+    folder (``fit --config runs/.../config.yaml`` repeats the run) and sends it to the logger."""
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if self.already_saved:
+            return
+        if trainer.is_global_zero:
+            config = self.resolved_config(pl_module)
+            path = run_dir(trainer) / self.config_filename
+            with atomic_path(path) as tmp:
+                tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+            for logger in trainer.loggers:
+                logger.log_hyperparams({"config": config})
+        self.already_saved = True
+
+    def resolved_config(self, pl_module) -> dict:
+        config = yaml.safe_load(self.parser.dump(self.config, skip_unset=False))
+        config.pop("config", None)  # the paths of the config files, not settings
+        for attribute in LINKED_FROM_DATA:  # linked on instantiation, so absent from the parsed config
+            value = pl_module.hparams[attribute]
+            config["model"][attribute] = list(value) if isinstance(value, (tuple, list)) else value
+        return config
+
+
+class TextRecognizerCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "validation/cer",
+                "checkpoint.mode": "min",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "epoch={epoch:03d}-cer={validation/cer:.4f}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        parser.add_lightning_class_args(PredictionTable, "predictions")
+        parser.set_defaults(
+            {
+                "trainer.logger": {
+                    "class_path": "lightning.pytorch.loggers.WandbLogger",
+                    "init_args": {"project": "text-recognizer", "save_dir": "runs", "offline": True},
+                }
+            }
+        )
+        for attribute in LINKED_FROM_DATA:
+            parser.link_arguments(f"data.{attribute}", f"model.{attribute}", apply_on="instantiate")
+
+
+def main(args: list[str] | None = None) -> TextRecognizerCLI:
+    """Run the CLI on ``args`` (default: the command line)."""
+    if args is None:
+        sys.argv[1:] = resolve_config_names(sys.argv[1:])
+    else:
+        args = resolve_config_names(args)
+    return TextRecognizerCLI(
+        LitTransformer,
+        BaseDataModule,
+        subclass_mode_data=True,
+        save_config_callback=SaveAndLogConfig,
+        args=args,
+    )
+
+
+if __name__ == "__main__":
+    main()
