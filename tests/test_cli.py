@@ -100,8 +100,9 @@ def test_fast_dev_run_subprocess(tmp_path, data_dir):
 
 @pytest.mark.slow
 def test_short_fit_saves_config_checkpoints_and_wandb_run(tmp_path, data_dir):
+    """A real (tiny) fit with the quickstart's W&B logger, overfitting one batch."""
     result = run_cli(
-        "fit", "--config", "quickstart", *SMALL_ARGS,
+        "fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.overfit_batches=1",
         "--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1",
         "--model.lr_scheduler.init_args.total_steps=4", "--trainer.enable_progress_bar=false",
         cwd=tmp_path, data_dir=data_dir,
@@ -114,4 +115,8 @@ def test_short_fit_saves_config_checkpoints_and_wandb_run(tmp_path, data_dir):
     assert config["data"]["class_path"].endswith("HandwritingFontLines")
     checkpoints = sorted(p.name for p in (run_dirs[0] / "checkpoints").iterdir())
     assert "last.ckpt" in checkpoints and any(name.startswith("epoch=") and "cer=" in name for name in checkpoints)
-    assert list((tmp_path / "runs" / "wandb").glob("offline-run-*"))
+    wandb_runs = list((tmp_path / "runs" / "wandb").glob("offline-run-*"))
+    assert len(wandb_runs) == 1
+    tables = wandb_runs[0] / "files" / "media" / "table"
+    assert list((tables / "validation").glob("predictions_*.table.json")), "no validation prediction table"
+    assert list((tables / "train").glob("predictions_*.table.json")), "no table for the memorised training batch"

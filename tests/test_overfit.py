@@ -32,8 +32,8 @@ class StopWhenMemorised(L.Callback):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ignore_pad_in_loss", [False])
-def test_overfit_one_batch_reaches_zero_cer(data_dir, ignore_pad_in_loss):
+def test_overfit_one_batch_reaches_zero_cer(data_dir):
+    """The default model and loss (padding counted) memorise 16 lines within 300 steps."""
     L.seed_everything(0)
     dm = HandwritingFontLines(num_train=BATCH, num_val=4, num_test=4, batch_size=BATCH)
     dm.prepare_data()
@@ -43,7 +43,6 @@ def test_overfit_one_batch_reaches_zero_cer(data_dir, ignore_pad_in_loss):
         idx_to_char=dm.idx_to_char,
         input_dims=dm.input_dims,
         max_seq_length=dm.max_seq_length,
-        ignore_pad_in_loss=ignore_pad_in_loss,
         optimizer=lambda params: torch.optim.Adam(params, lr=2e-3),
     )
     stopper = StopWhenMemorised(batch)

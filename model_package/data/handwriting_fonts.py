@@ -10,7 +10,9 @@ number of processes that render it. Rendered sets are cached to HDF5 under
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -33,7 +35,7 @@ from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLI
 
 SPLITS = ("train", "val", "test")
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-_FORMAT_VERSION = 1  # bump when rendering changes, so old caches are not reused
+_FORMAT_VERSION = 2  # bump when rendering changes, so old caches are not reused
 _HELD_OUT_EVERY = 10  # every 10th sentence is reserved for validation and test text
 
 
@@ -91,23 +93,17 @@ def _render_range(spec: _RenderSpec, start: int, stop: int) -> tuple[np.ndarray,
 
 
 def render_split(spec: _RenderSpec, processes: int | None = None, chunk: int = 250) -> tuple[np.ndarray, list[str]]:
-    """All samples of a split, rendered in parallel chunks, with a progress bar."""
-    ranges = [(i, min(i + chunk, spec.num)) for i in range(0, spec.num, chunk)]
-    processes = processes or min(len(ranges), os.cpu_count() or 1)
+    """All samples of a split, rendered in chunks by ``processes`` processes, with a progress bar."""
+    starts = list(range(0, spec.num, chunk))
+    stops = [min(start + chunk, spec.num) for start in starts]
+    processes = processes or min(len(starts), os.cpu_count() or 1)
     desc = f"rendering {spec.kind} ({spec.split}, {spec.num})"
-    with tqdm(total=spec.num, desc=desc, unit="img", disable=spec.num < 1000) as bar:
-        if processes <= 1:
-            parts = []
-            for start, stop in ranges:
-                parts.append(_render_range(spec, start, stop))
-                bar.update(stop - start)
-        else:
-            with ProcessPoolExecutor(processes) as pool:
-                futures = [pool.submit(_render_range, spec, a, b) for a, b in ranges]
-                parts = []
-                for fut, (a, b) in zip(futures, ranges):
-                    parts.append(fut.result())
-                    bar.update(b - a)
+    parts = []
+    with contextlib.ExitStack() as stack, tqdm(total=spec.num, desc=desc, unit="img", disable=spec.num < 1000) as bar:
+        mapper = map if processes <= 1 else stack.enter_context(ProcessPoolExecutor(processes)).map
+        for images, texts in mapper(_render_range, itertools.repeat(spec), starts, stops):  # in order
+            parts.append((images, texts))
+            bar.update(len(texts))
     return np.concatenate([p[0] for p in parts]), [t for p in parts for t in p[1]]
 
 

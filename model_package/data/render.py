@@ -3,10 +3,11 @@
 Pipeline for one line (all randomness from the ``rng`` passed in, so a seed fixes the image):
 
 1. glyphs drawn one by one at 2x resolution, each with its own jitter of position and spacing;
-2. stroke width changed (dilate or erode);
+2. pen width changed (dilate, or erode where the strokes survive it);
 3. slant (shear) and rotation, one affine warp;
 4. baseline wobble and elastic distortion, one smooth displacement field;
-5. cropped to the ink, resized to the line height (with a random width stretch), padded;
+5. cropped to the ink, resized into the line height with random paper above and below and a
+   random width stretch, padded;
 6. blur, contrast and noise.
 
 Images are uint8 with INK HIGH (255 = ink, 0 = paper), the convention of every data set here.
@@ -15,7 +16,7 @@ Images are uint8 with INK HIGH (255 = ink, 0 = paper), the convention of every d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -39,13 +40,18 @@ class Augmentation:
     wobble: float = 0.06  # baseline wobble amplitude, fraction of the font size
     elastic: float = 1.5  # elastic displacement, pixels at 2x resolution
     width_stretch: float = 0.15  # horizontal stretch after resizing to the line height, +-
+    scale_margin: float = 0.2  # extra paper above and below the text, up to, fraction of the height
     blur: float = 0.6  # Gaussian blur radius, up to, output pixels
     noise: float = 10.0  # Gaussian noise standard deviation, up to, grey levels
     min_contrast: float = 0.6  # ink darkness, lowest fraction of full contrast
 
     @classmethod
     def none(cls) -> "Augmentation":
-        return cls(0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
+        return cls(**{f.name: 0 for f in fields(cls)} | {"min_contrast": 1.0})
+
+
+def _ink(image: Image.Image) -> int:
+    return int(np.count_nonzero(np.asarray(image) > 127))
 
 
 def _draw_glyphs(
@@ -69,10 +75,14 @@ def _draw_glyphs(
         if not char.isspace():
             draw.text((x + dx, margin + dy), char, font=font, fill=255)
         x += advance
-    if aug.stroke:  # thicker pens only: thinning erases the strokes of light hands
-        k = int(rng.integers(0, aug.stroke + 1))
-        if k:
+    if aug.stroke:
+        k = int(rng.integers(-aug.stroke, aug.stroke + 1))
+        if k > 0:  # a broader pen
             canvas = canvas.filter(ImageFilter.MaxFilter(2 * k + 1))
+        elif k < 0:  # a finer pen, unless that would erase the strokes of a light hand
+            thinned = canvas.filter(ImageFilter.MinFilter(3))
+            if _ink(thinned) > 0.5 * _ink(canvas):
+                canvas = thinned
     # Rows of the font's line box (top of 'H' to bottom of 'g'): cropping to them rather than to
     # the ink keeps the letter size the same whether or not a line has ascenders and descenders.
     _, top, _, bottom = font.getbbox("Hg")
@@ -120,13 +130,16 @@ def _fit(
         return out
     top, bottom = min(rows[0], line_box[0]), max(rows[-1], line_box[1])
     crop = ink[top : bottom + 1, cols[0] : cols[-1] + 1]
-    target_h = height - 2 * max(1, height // 16)  # a little paper above and below
+    # Paper above and below: at least 1/16 of the height; up to a quarter with augmentation, so the
+    # text's size within the line varies as it does between writers.
+    margin = max(1, height // 16) + int(rng.integers(0, int(aug.scale_margin * height) + 1))
+    target_h = height - 2 * margin
     scale = target_h / crop.shape[0]
     new_w = crop.shape[1] * scale * (1 + rng.uniform(-aug.width_stretch, aug.width_stretch))
     new_w = int(min(max(1, round(new_w)), width - 2))  # squash lines that would not fit
     resized = np.asarray(Image.fromarray(crop).resize((new_w, target_h), Image.Resampling.BILINEAR))
     x0 = int(rng.integers(0, min(8, width - new_w) + 1))
-    y0 = (height - target_h) // 2
+    y0 = int(rng.integers(max(1, height // 32), height - target_h - max(1, height // 32) + 1))
     out[y0 : y0 + target_h, x0 : x0 + new_w] = resized
     return out
 

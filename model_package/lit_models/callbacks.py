@@ -9,7 +9,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 
 class PredictionTable(L.Callback):
-    """Every ``every_n_epochs`` validation epochs, log a W&B table of ``max_rows`` validation images
+    """Every ``every_n_epochs`` validation epochs (validation runs, mid-epoch ones included), log a W&B table of ``max_rows`` validation images
     with ground truth and prediction (``validation/predictions``).
 
     When ``trainer.overfit_batches > 0`` it logs the same for the training batch being memorised
@@ -25,9 +25,10 @@ class PredictionTable(L.Callback):
         self._val_rows: list = []
         self._train_batch: tuple[torch.Tensor, torch.Tensor] | None = None
         self._warned = False
+        self._validations = 0  # validation runs so far, sanity check excluded
 
     def _due(self, trainer: L.Trainer) -> bool:
-        return not trainer.sanity_checking and trainer.current_epoch % self.every_n_epochs == 0
+        return not trainer.sanity_checking and self._validations % self.every_n_epochs == 0
 
     def _logger(self, trainer: L.Trainer) -> WandbLogger | None:
         for logger in trainer.loggers:
@@ -55,7 +56,10 @@ class PredictionTable(L.Callback):
                 self._val_rows.append((image.detach().cpu(), target, pred))
 
     def on_validation_epoch_end(self, trainer, pl_module):
-        if not self._due(trainer) or trainer.global_rank != 0:
+        due = self._due(trainer)
+        if not trainer.sanity_checking:
+            self._validations += 1
+        if not due or trainer.global_rank != 0:
             return
         logger = self._logger(trainer)
         if logger is None:
