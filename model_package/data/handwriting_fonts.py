@@ -28,14 +28,14 @@ from model_package.data.dataset import ImageTextDataset
 from model_package.data.fonts import FontError, check_fonts
 from model_package.data.io import atomic_path
 from model_package.data.paths import processed_dir
-from model_package.data.render import Augmentation, render_line
+from model_package.data.render import Augmentation, degrade, render_line
 from model_package.data.text import SnippetSampler, offline_sentences
 from model_package.metadata import handwriting_fonts as metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLINE, PARAGRAPH_VOCABULARY, Vocabulary
 
 SPLITS = ("train", "val", "test")
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-_FORMAT_VERSION = 2  # bump when rendering changes, so old caches are not reused
+_FORMAT_VERSION = 3  # bump when rendering changes, so old caches are not reused
 _HELD_OUT_EVERY = 10  # every 10th sentence is reserved for validation and test text
 
 
@@ -52,7 +52,7 @@ class _RenderSpec:
     line_height: int
     line_width: int
     max_lines: int
-    augment: bool
+    augmentation: Augmentation | None  # None: clean rendering
     text_digest: str  # of the sentences the text is drawn from
     version: int = field(default=_FORMAT_VERSION)
 
@@ -73,17 +73,18 @@ def _sentences(split: str) -> list[str]:
 def render_sample(spec: _RenderSpec, index: int, sampler: SnippetSampler) -> tuple[np.ndarray, str]:
     """Sample ``index`` of a split: (image (lines * line_height, line_width) uint8 ink high, text)."""
     rng = np.random.default_rng([spec.seed, _SPLIT_CODES[spec.split], index])
-    aug = Augmentation() if spec.augment else Augmentation.none()
+    aug = spec.augmentation or Augmentation.none()
     font = spec.fonts[int(rng.integers(len(spec.fonts)))]  # one hand for the whole sample
-    num_lines = 1 if spec.kind == "lines" else int(rng.integers(1, spec.max_lines + 1))
-    image = np.zeros((spec.max_lines * spec.line_height, spec.line_width), np.uint8)
-    texts = []
-    for k in range(num_lines):
+    if spec.kind == "lines":
         text = sampler.sample(rng)
+        return render_line(text, font, spec.line_height, spec.line_width, rng, aug), text
+    # A paragraph: consecutive text wrapped into 1..max_lines lines, on one page (one paper, one pen).
+    texts = sampler.sample_lines(rng, int(rng.integers(1, spec.max_lines + 1)))
+    page = np.zeros((spec.max_lines * spec.line_height, spec.line_width), np.uint8)
+    for k, text in enumerate(texts):
         rows = slice(k * spec.line_height, (k + 1) * spec.line_height)
-        image[rows] = render_line(text, font, spec.line_height, spec.line_width, rng, aug)
-        texts.append(text)
-    return image, NEWLINE.join(texts)
+        page[rows] = render_line(text, font, spec.line_height, spec.line_width, rng, aug, degraded=False)
+    return degrade(page, aug, rng), NEWLINE.join(texts)
 
 
 def _render_range(spec: _RenderSpec, start: int, stop: int) -> tuple[np.ndarray, list[str]]:
@@ -127,8 +128,11 @@ class HandwritingFontLines(BaseDataModule):
         val_fonts: Sequence[str] = tuple(metadata.VAL_FONTS),
         test_fonts: Sequence[str] = tuple(metadata.TEST_FONTS),
         augment: bool = True,
+        augmentation: Augmentation = Augmentation(),
         seed: int = 0,
     ):
+        """``augment=False`` renders clean text; ``augmentation`` sets the ranges of the random
+        handwriting variations (``--data.augmentation.slant_degrees=20`` and so on)."""
         super().__init__(batch_size=batch_size, num_workers=num_workers)
         fonts = {"train": tuple(train_fonts), "val": tuple(val_fonts), "test": tuple(test_fonts)}
         for a, b in [("train", "val"), ("train", "test"), ("val", "test")]:
@@ -157,7 +161,7 @@ class HandwritingFontLines(BaseDataModule):
                 line_height=line_height,
                 line_width=line_width,
                 max_lines=max_lines,
-                augment=augment,
+                augmentation=augmentation if augment else None,
                 text_digest=_text_digest(),
             )
             for split in SPLITS
@@ -212,39 +216,17 @@ class HandwritingFontParagraphs(HandwritingFontLines):
 
     def __init__(
         self,
+        max_lines: int = 4,
         batch_size: int = 16,
-        num_workers: int = 0,
         num_train: int = 5000,
         num_val: int = 500,
         num_test: int = 500,
-        max_lines: int = 4,
-        max_length: int = metadata.MAX_LINE_LENGTH,
-        line_height: int = metadata.LINE_HEIGHT,
-        line_width: int = metadata.LINE_WIDTH,
-        train_fonts: Sequence[str] = tuple(metadata.TRAIN_FONTS),
-        val_fonts: Sequence[str] = tuple(metadata.VAL_FONTS),
-        test_fonts: Sequence[str] = tuple(metadata.TEST_FONTS),
-        augment: bool = True,
-        seed: int = 0,
+        **kwargs,  # the other arguments of HandwritingFontLines
     ):
         if max_lines < 1:
             raise ValueError(f"max_lines must be positive, got {max_lines}")
         self.max_lines = max_lines  # read by _max_lines() during the parent's __init__
-        super().__init__(
-            batch_size=batch_size,
-            num_workers=num_workers,
-            num_train=num_train,
-            num_val=num_val,
-            num_test=num_test,
-            max_length=max_length,
-            line_height=line_height,
-            line_width=line_width,
-            train_fonts=train_fonts,
-            val_fonts=val_fonts,
-            test_fonts=test_fonts,
-            augment=augment,
-            seed=seed,
-        )
+        super().__init__(batch_size=batch_size, num_train=num_train, num_val=num_val, num_test=num_test, **kwargs)
 
     def _max_lines(self) -> int:
         return self.max_lines

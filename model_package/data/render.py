@@ -34,20 +34,21 @@ class Augmentation:
     size_jitter: float = 0.12  # relative font size change, +-
     spacing_jitter: float = 0.05  # relative change of each glyph's advance, +-
     glyph_offset: float = 0.03  # per-glyph x/y jitter, fraction of the font size, +-
-    stroke: int = 1  # dilate/erode by up to this many pixels (2x resolution)
+    stroke: int = 1  # dilate by up to this many pixels (2x resolution)
+    thinning: bool = False  # also erode by 1 pixel at times (where the strokes survive it)
     slant_degrees: float = 12.0  # shear angle, +-
     rotation_degrees: float = 2.0  # +-
     wobble: float = 0.06  # baseline wobble amplitude, fraction of the font size
     elastic: float = 1.5  # elastic displacement, pixels at 2x resolution
     width_stretch: float = 0.15  # horizontal stretch after resizing to the line height, +-
-    scale_margin: float = 0.2  # extra paper above and below the text, up to, fraction of the height
+    scale_margin: float = 0.0  # extra paper above and below the text, up to, fraction of the height
     blur: float = 0.6  # Gaussian blur radius, up to, output pixels
     noise: float = 10.0  # Gaussian noise standard deviation, up to, grey levels
     min_contrast: float = 0.6  # ink darkness, lowest fraction of full contrast
 
     @classmethod
     def none(cls) -> "Augmentation":
-        return cls(**{f.name: 0 for f in fields(cls)} | {"min_contrast": 1.0})
+        return cls(**{f.name: type(f.default)() for f in fields(cls)} | {"min_contrast": 1.0})
 
 
 def _ink(image: Image.Image) -> int:
@@ -76,7 +77,7 @@ def _draw_glyphs(
             draw.text((x + dx, margin + dy), char, font=font, fill=255)
         x += advance
     if aug.stroke:
-        k = int(rng.integers(-aug.stroke, aug.stroke + 1))
+        k = int(rng.integers(-aug.stroke if aug.thinning else 0, aug.stroke + 1))
         if k > 0:  # a broader pen
             canvas = canvas.filter(ImageFilter.MaxFilter(2 * k + 1))
         elif k < 0:  # a finer pen, unless that would erase the strokes of a light hand
@@ -144,8 +145,8 @@ def _fit(
     return out
 
 
-def _degrade(ink: np.ndarray, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
-    """Blur, contrast and sensor noise, keeping ink high."""
+def degrade(ink: np.ndarray, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
+    """Blur, paper, contrast and sensor noise of a whole image (a line or a page), keeping ink high."""
     img = ink.astype(np.float32)
     if aug.blur:
         sigma = rng.uniform(0, aug.blur)
@@ -166,9 +167,13 @@ def render_line(
     width: int,
     rng: np.random.Generator,
     aug: Augmentation = Augmentation(),
+    degraded: bool = True,
 ) -> np.ndarray:
-    """``text`` in ``font_name`` as a (height, width) uint8 image, ink high, left-aligned."""
+    """``text`` in ``font_name`` as a (height, width) uint8 image, ink high, left-aligned.
+
+    ``degraded=False`` leaves out blur, paper and noise, for a caller that degrades a whole page.
+    """
     ink, line_box = _draw_glyphs(text, font_name, height, aug, rng)
     ink = _warp(ink, font_size=height * SCALE, aug=aug, rng=rng)
     line = _fit(ink, line_box, height, width, aug, rng)
-    return _degrade(line, aug, rng)
+    return degrade(line, aug, rng) if degraded else line

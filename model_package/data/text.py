@@ -16,7 +16,7 @@ import numpy as np
 _TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 # A sentence ends at . ? or ! followed by whitespace and a capital letter or a quote.
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'(])")
-_CODE_HINTS = re.compile(r"(>>>|\.\.\. |[=_{}\[\]<>@%$\\|`~^]|\w\(\)|::)")
+_CODE_HINTS = re.compile(r"(>>>|\*\*|\.\.\. |[=_{}\[\]<>@%$\\|`~^]|\w\(\)|::)")
 _UNDERLINE = re.compile(r"^\s*([*=~^-])\1{2,}\s*$")  # reST heading underline
 _EMPHASIS = re.compile(r"\*+([^*\s][^*]*?)\*+")  # *emphasis* and **strong**
 
@@ -93,3 +93,21 @@ class SnippetSampler:
             if len(candidates):
                 end = int(candidates[rng.integers(len(candidates))])
                 return self.text[start:end]
+
+    def sample_lines(self, rng: np.random.Generator, num_lines: int) -> list[str]:
+        """``num_lines`` consecutive lines of running text from a random word on, each wrapped at a
+        random width between half of and the full ``max_length`` (a hand's line width varies)."""
+        i = int(rng.integers(len(self._starts)))
+        lines = []
+        while len(lines) < num_lines:
+            width = int(rng.integers(self.max_length // 2, self.max_length + 1))
+            i %= len(self._starts)
+            if self._ends[i] - self._starts[i] > width:  # a word too long for this line: skip it
+                i += 1
+                continue
+            j = i  # last word on this line
+            while j + 1 < len(self._starts) and self._ends[j + 1] - self._starts[i] <= width:
+                j += 1
+            lines.append(self.text[self._starts[i] : self._ends[j]])
+            i = j + 1
+        return lines
