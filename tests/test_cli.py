@@ -35,6 +35,8 @@ def build(run_experiment, *args):
 def test_config_stem_resolves_to_configs_dir(run_experiment):
     assert run_experiment.resolve_config_names(["fit", "--config", "quickstart"])[2] == str(REPO / "configs" / "quickstart.yaml")
     assert run_experiment.resolve_config_names(["--config=quickstart"])[0] == f"--config={REPO / 'configs' / 'quickstart.yaml'}"
+    assert run_experiment.resolve_config_names(["-c", "quickstart"])[1] == str(REPO / "configs" / "quickstart.yaml")
+    assert run_experiment.resolve_config_names(["--trainer.max_steps", "quickstart"])[1] == "quickstart"  # only config values
 
 
 def test_unknown_config_name_exits_with_message(run_experiment):

@@ -36,10 +36,10 @@ LINKED_FROM_DATA = ("input_dims", "max_seq_length", "idx_to_char")  # data modul
 
 
 def resolve_config_names(argv: list[str]) -> list[str]:
-    """Replace ``--config NAME`` by ``--config configs/NAME.yaml`` where NAME is no existing path."""
+    """Replace ``--config NAME`` (or ``-c NAME``) by ``configs/NAME.yaml`` where NAME is no existing path."""
     out = list(argv)
     for i, arg in enumerate(out):
-        if arg == "--config" and i + 1 < len(out):
+        if arg in ("--config", "-c") and i + 1 < len(out):
             out[i + 1] = _config_path(out[i + 1])
         elif arg.startswith("--config="):
             out[i] = "--config=" + _config_path(arg.split("=", 1)[1])
