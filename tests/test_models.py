@@ -91,3 +91,25 @@ def test_dropout_defaults_to_zero():
     assert drops and all(p == 0.0 for p in drops)
     attn = [m for m in model.modules() if hasattr(m, "dropout") and isinstance(m.dropout, float)]
     assert attn and all(m.dropout == 0.0 for m in attn)
+
+
+def test_greedy_decoding_pads_sequences_that_end_early_and_stops_when_all_end():
+    """Rows end at different steps; a finished row gets <P> even when the model says otherwise."""
+    model = _model().eval()
+    a, end = 40, 2
+    scripts = [[end, a, a, a, a, a], [a, a, end, a, a, a]]  # what the 'model' says at each step
+    calls = []
+
+    def scripted_decode(memory, tokens):  # tokens (B, t) -> logits (B, t, C)
+        t = tokens.shape[1]
+        calls.append(t)
+        logits = torch.zeros(tokens.shape[0], t, 83)
+        for row, script in enumerate(scripts):
+            logits[row, -1, script[t - 1]] = 1.0
+        return logits
+
+    model.decode = scripted_decode
+    out = model.predict(torch.rand(2, 1, 32, 64))
+    assert out[0].tolist() == [1, end] + [3] * 10
+    assert out[1].tolist() == [1, a, a, end] + [3] * 8
+    assert calls == [1, 2, 3]  # stopped once both rows had emitted <E>
