@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightning as L
+from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader, Dataset
 
 from model_package.metadata.vocabulary import Vocabulary
@@ -48,7 +49,7 @@ class BaseDataModule(L.LightningDataModule):
             shuffle=shuffle,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            pin_memory=self.trainer is not None and self.trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
+            pin_memory=self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator),
         )
 
     def train_dataloader(self) -> DataLoader:
