@@ -150,6 +150,7 @@ class HandwritingFontLines(BaseDataModule):
         if max_length < 1 or line_height < 8 or line_width < line_height:
             raise ValueError(f"bad shape: max_length={max_length}, line_height={line_height}, line_width={line_width}")
         max_lines = self._max_lines()
+        text_digest = _text_digest()
         self.specs = {
             split: _RenderSpec(
                 kind=self._kind,
@@ -162,7 +163,7 @@ class HandwritingFontLines(BaseDataModule):
                 line_width=line_width,
                 max_lines=max_lines,
                 augmentation=augmentation if augment else None,
-                text_digest=_text_digest(),
+                text_digest=text_digest,
             )
             for split in SPLITS
         }

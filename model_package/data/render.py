@@ -131,8 +131,8 @@ def _fit(
         return out
     top, bottom = min(rows[0], line_box[0]), max(rows[-1], line_box[1])
     crop = ink[top : bottom + 1, cols[0] : cols[-1] + 1]
-    # Paper above and below: at least 1/16 of the height; up to a quarter with augmentation, so the
-    # text's size within the line varies as it does between writers.
+    # Paper above and below: 1/16 of the height, plus up to aug.scale_margin of it, so the text's
+    # size within the line can vary as it does between writers.
     margin = max(1, height // 16) + int(rng.integers(0, int(aug.scale_margin * height) + 1))
     target_h = height - 2 * margin
     scale = target_h / crop.shape[0]

@@ -9,8 +9,9 @@ from lightning.pytorch.utilities import rank_zero_info
 
 
 class PredictionTable(L.Callback):
-    """Every ``every_n_epochs`` validation epochs (validation runs, mid-epoch ones included), log a W&B table of ``max_rows`` validation images
-    with ground truth and prediction (``validation/predictions``).
+    """Every ``every_n_epochs`` validation epochs (validation runs, mid-epoch ones included), log a
+    W&B table of ``max_rows`` validation images with ground truth and prediction
+    (``validation/predictions``).
 
     When ``trainer.overfit_batches > 0`` it logs the same for the training batch being memorised
     (``train/predictions``): Lightning validates on a different batch than the one it overfits.
