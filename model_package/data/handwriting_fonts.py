@@ -29,7 +29,7 @@ from model_package.data.fonts import FontError, check_fonts
 from model_package.data.io import atomic_path
 from model_package.data.paths import processed_dir
 from model_package.data.render import Augmentation, degrade, render_line
-from model_package.data.text import SnippetSampler, offline_sentences
+from model_package.data.text import SnippetSampler, offline_sentences, offline_text_digest
 from model_package.metadata import handwriting_fonts as metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLINE, PARAGRAPH_VOCABULARY, Vocabulary
 
@@ -58,10 +58,6 @@ class _RenderSpec:
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _text_digest() -> str:
-    return hashlib.sha256("\n".join(offline_sentences(frozenset(CHARACTERS))).encode()).hexdigest()[:16]
 
 
 def _sentences(split: str) -> list[str]:
@@ -150,7 +146,7 @@ class HandwritingFontLines(BaseDataModule):
         if max_length < 1 or line_height < 8 or line_width < line_height:
             raise ValueError(f"bad shape: max_length={max_length}, line_height={line_height}, line_width={line_width}")
         max_lines = self._max_lines()
-        text_digest = _text_digest()
+        text_digest = offline_text_digest(frozenset(CHARACTERS))
         self.specs = {
             split: _RenderSpec(
                 kind=self._kind,

@@ -36,7 +36,7 @@ def preview_image(dm: BaseDataModule, split: str = "train", num: int = 8) -> Ima
     for i in range(min(num, len(dataset))):
         image, label = dataset[i]
         pixels = (255 - image.squeeze(0).numpy() * 255).round().astype(np.uint8)  # ink high -> dark ink
-        text = vocab.decode(label.tolist())
+        text = vocab.decode(label.reshape(-1).tolist())  # a line's tokens, or one character's
         lines = text.split("\n")
         caption = Image.new("L", (pixels.shape[1], 18 * len(lines) + 4), 255)
         draw = ImageDraw.Draw(caption)

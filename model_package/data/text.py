@@ -8,6 +8,7 @@ ASCII, and only sentences written entirely in the vocabulary are kept.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Iterable
 
@@ -61,6 +62,12 @@ def offline_sentences(characters: frozenset[str]) -> tuple[str, ...]:
     return tuple(sentences)
 
 
+@functools.lru_cache(maxsize=4)
+def offline_text_digest(characters: frozenset[str]) -> str:
+    """A short hash of :func:`offline_sentences` (it changes with Python's version): part of cache keys."""
+    return hashlib.sha256("\n".join(offline_sentences(characters)).encode()).hexdigest()[:16]
+
+
 class SnippetSampler:
     """Draws word-aligned snippets of at most ``max_length`` characters from a list of sentences.
 
@@ -111,3 +118,55 @@ class SnippetSampler:
             lines.append(self.text[self._starts[i] : self._ends[j]])
             i = j + 1
         return lines
+
+
+_PUNCTUATION = re.compile(r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]")
+
+
+def strip_punctuation(sentence: str) -> str:
+    """FSDL's text for EMNIST lines: punctuation removed (EMNIST has no images of it), spaces collapsed."""
+    return " ".join(_PUNCTUATION.sub("", sentence).split())
+
+
+def brown_root(nltk_dir):
+    """nltk's path pointer to the Brown corpus under ``nltk_dir`` (unzipped or zipped), or None."""
+    import nltk
+
+    try:
+        return nltk.data.find("corpora/brown", paths=[str(nltk_dir)])
+    except LookupError:
+        return None
+
+
+def brown_sentences(nltk_dir, download: bool = True, timeout_s: float = 30) -> list[str] | None:
+    """Sentences of NLTK's Brown corpus (words joined by spaces) kept under ``nltk_dir``.
+
+    Fetched with ``nltk.download`` when missing and ``download`` is true (from nltk's index, or the
+    index at ``$MODEL_PACKAGE_NLTK_INDEX_URL``, a mirror); ``None`` when it is not there and cannot
+    be fetched (no network).
+    """
+    import os
+    import socket
+
+    import nltk
+    from nltk.corpus.reader import CategorizedTaggedCorpusReader
+
+    root = brown_root(nltk_dir)
+    if root is None and download:
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(timeout_s)  # nltk's urlopen has no time-out of its own
+        try:
+            downloader = nltk.downloader.Downloader(server_index_url=os.environ.get("MODEL_PACKAGE_NLTK_INDEX_URL") or None)
+            downloader.download("brown", download_dir=str(nltk_dir), quiet=True, raise_on_error=True)
+        except Exception:  # noqa: BLE001 - any failure means: no Brown corpus here
+            pass
+        finally:
+            socket.setdefaulttimeout(previous)
+        root = brown_root(nltk_dir)
+    if root is None:
+        return None
+    if str(nltk_dir) not in nltk.data.path:
+        nltk.data.path.append(str(nltk_dir))  # nltk only reads corpora under its data path
+    # the reader nltk.corpus.brown uses, pointed at our copy
+    reader = CategorizedTaggedCorpusReader(root, r"c[a-z]\d\d", cat_file="cats.txt", tagset="brown", encoding="ascii")
+    return [" ".join(words) for words in reader.sents()]

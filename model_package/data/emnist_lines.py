@@ -1,0 +1,167 @@
+"""EMNISTLines: lines of English text written with EMNIST characters (FSDL's first line data set).
+
+Text: word-aligned snippets of NLTK's Brown corpus (fetched with ``nltk.download`` into
+``<data>/downloaded/nltk_data``), punctuation removed as FSDL did; without network, the offline
+English text of the package instead, with a one-line warning. Every 10th sentence is held out
+for validation and test text. Characters: train lines are made of EMNIST's training writers,
+validation lines of its validation writers, test lines of its test part
+(:class:`~model_package.data.emnist.EMNIST`). Images are composed by
+:func:`~model_package.data.line_synthesis.synthesize_lines` and cached to HDF5 under
+``processed/emnist_lines/``, keyed by every parameter, so a second run starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from typing import Literal
+
+import h5py
+import numpy as np
+
+from model_package.data.base_data_module import BaseDataModule
+from model_package.data.dataset import ImageTextDataset
+from model_package.data.emnist import EMNIST
+from model_package.data.io import atomic_path
+from model_package.data.line_synthesis import CharacterPools, LineDraws, synthesize_lines
+from model_package.data.paths import downloaded_dir, processed_dir
+from model_package.data.text import (
+    SnippetSampler,
+    brown_root,
+    brown_sentences,
+    offline_sentences,
+    offline_text_digest,
+    strip_punctuation,
+)
+from model_package.metadata import emnist as emnist_metadata
+from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, Vocabulary
+
+SPLITS = ("train", "val", "test")
+_FORMAT_VERSION = 1
+_HELD_OUT_EVERY = 10
+
+
+def nltk_dir():
+    return downloaded_dir("nltk_data")
+
+
+def line_sentences(text: str, download: bool) -> tuple[str, list[str]]:
+    """(source name, sentences without punctuation) for ``text`` = "brown" (falls back to "offline") or "offline"."""
+    if text == "brown":
+        sentences = brown_sentences(nltk_dir(), download=download)
+        if sentences is not None:
+            return "brown", [s for s in map(strip_punctuation, sentences) if s]
+        if download:
+            warnings.warn(
+                "EMNISTLines: NLTK's Brown corpus could not be downloaded; using the offline English text instead",
+                stacklevel=3,
+            )
+    elif text != "offline":
+        raise ValueError(f"text must be 'brown' or 'offline', got {text!r}")
+    return "offline", [s for s in map(strip_punctuation, offline_sentences(frozenset(CHARACTERS))) if s]
+
+
+class EMNISTLines(BaseDataModule):
+    """Lines of up to ``max_length - 2`` characters: images (1, 28, 28 * max_length), ink high;
+    labels ``<S> text <E> <P>...`` of ``max_length`` tokens over the 83-symbol vocabulary."""
+
+    def __init__(
+        self,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        max_length: int = 32,
+        min_overlap: float = 0.0,
+        max_overlap: float = 0.33,
+        num_train: int = 10000,
+        num_val: int = 2000,
+        num_test: int = 2000,
+        text: Literal["brown", "offline"] = "brown",
+        seed: int = 0,
+    ):
+        """``max_length`` counts the start and end tokens; ``min_overlap`` / ``max_overlap`` are the
+        fraction of a character's width the next one may overlap it by."""
+        super().__init__(batch_size=batch_size, num_workers=num_workers)
+        if max_length < 3:
+            raise ValueError(f"max_length must be at least 3 (<S>, a character, <E>), got {max_length}")
+        if not 0 <= min_overlap <= max_overlap < 1:
+            raise ValueError(f"need 0 <= min_overlap <= max_overlap < 1, got {min_overlap}, {max_overlap}")
+        for name, value in [("num_train", num_train), ("num_val", num_val), ("num_test", num_test)]:
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if text not in ("brown", "offline"):
+            raise ValueError(f"text must be 'brown' or 'offline', got {text!r}")
+        side = emnist_metadata.CHAR_SIZE
+        self.input_dims = (1, side, side * max_length)
+        self.output_dims = (max_length,)
+        self.idx_to_char = list(LINE_VOCABULARY)
+        self.params = dict(max_length=max_length, min_overlap=min_overlap, max_overlap=max_overlap, seed=seed)
+        self.nums = {"train": num_train, "val": num_val, "test": num_test}
+        self.text = text
+        self.seed = seed
+
+    def _resolved_text(self) -> str:
+        """The text source the data is made of: Brown if it is here, else the offline text."""
+        if self.text == "brown" and brown_root(nltk_dir()) is not None:
+            return "brown"
+        return "offline"
+
+    def cache_path(self, split: str, source: str):
+        text = source if source == "brown" else offline_text_digest(frozenset(CHARACTERS))  # the offline text varies with Python's version
+        key = dict(self.params, num=self.nums[split], text=text, version=_FORMAT_VERSION, emnist=EMNIST.processed_path().name)
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return processed_dir("emnist_lines") / f"{split}-{digest}.h5"
+
+    def prepare_data(self) -> None:
+        """Fetch what is missing (EMNIST, the Brown corpus) and synthesise every uncached split."""
+        source, sentences = line_sentences(self.text, download=True)
+        missing = [s for s in SPLITS if not self.cache_path(s, source).exists()]
+        if not missing:
+            return
+        emnist = EMNIST(seed=self.seed)
+        emnist.prepare_data()
+        characters = emnist.split_arrays()
+        vocabulary = self.vocabulary
+        for k, split in enumerate(SPLITS):
+            if split not in missing:
+                continue
+            held_out = split != "train"
+            split_sentences = [s for i, s in enumerate(sentences) if (i % _HELD_OUT_EVERY == 0) == held_out]
+            images, texts = self.synthesize(split_sentences, *characters[split], self.nums[split], np.random.default_rng([self.seed, k]))
+            labels = np.array([vocabulary.encode(t, self.max_seq_length) for t in texts], dtype=np.int16)
+            with atomic_path(self.cache_path(split, source)) as tmp, h5py.File(tmp, "w") as f:
+                f.create_dataset("images", data=images, compression="lzf")
+                f.create_dataset("labels", data=labels)
+                f.create_dataset("texts", data=texts, dtype=h5py.string_dtype())
+                f.attrs["params"] = json.dumps(dict(self.params, text=source))
+            print(f"EMNISTLines: {len(texts)} {split} lines ({source} text) -> {self.cache_path(split, source)}")
+
+    def synthesize(
+        self, sentences: list[str], images: np.ndarray, tokens: np.ndarray, num: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[str]]:
+        """``num`` lines (images (num, 28, W) uint8, texts) from character images and their tokens."""
+        max_chars = self.max_seq_length - 2
+        sampler = SnippetSampler(sentences, max_chars)
+        texts = [sampler.sample(rng) for _ in range(num)]
+        draws = LineDraws.draw(num, max_chars, self.params["min_overlap"], self.params["max_overlap"], rng)
+        pools = CharacterPools.from_labelled(images, tokens, len(self.idx_to_char))
+        vocabulary = Vocabulary(self.idx_to_char)
+        missing = sorted(c for c in set("".join(texts)) - {" "} if pools.counts[vocabulary.char_to_idx[c]] == 0)
+        if missing:
+            raise ValueError(f"EMNISTLines: the EMNIST characters of this split have no images of {missing}")
+        lines = synthesize_lines(texts, pools, draws, vocabulary.char_to_idx, self.input_dims[2])
+        return lines, texts
+
+    def load_split(self, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(images (N, H, W) uint8, labels (N, L), texts) of a split, from the cache."""
+        path = self.cache_path(split, self._resolved_text())
+        if not path.exists():
+            self.prepare_data()
+        with h5py.File(path, "r") as f:
+            return f["images"][:], f["labels"][:], [t.decode() for t in f["texts"][:]]
+
+    def setup(self, stage: str | None = None) -> None:
+        for split, attr in [("train", "data_train"), ("val", "data_val"), ("test", "data_test")]:
+            if getattr(self, attr) is None:
+                images, labels, _ = self.load_split(split)
+                setattr(self, attr, ImageTextDataset(images, labels))
