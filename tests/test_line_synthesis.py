@@ -1,14 +1,10 @@
 """The vectorised line composer gives exactly the per-character reference's bytes."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from model_package.data.line_synthesis import CharacterPools, LineDraws, synthesize_lines, synthesize_lines_reference
 from model_package.metadata.vocabulary import LINE_VOCABULARY, Vocabulary
-from tests.conftest import REPO
 
 VOCAB = Vocabulary(LINE_VOCABULARY)
 
@@ -57,14 +53,3 @@ def test_bad_input_is_named():
         synthesize_lines(["café"], pools, draws, VOCAB.char_to_idx, 896)
     with pytest.raises(ValueError, match="longer than max_chars=4"):
         synthesize_lines(["hello"], pools, draws, VOCAB.char_to_idx, 896)
-
-
-def test_bench_emnist_lines_runs_and_outputs_match():
-    result = subprocess.run(
-        [sys.executable, "-m", "model_package.bench", "emnist_lines", "--num", "300", "--repeats", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith(("reference", "vectorised"))]
-    assert len(rows) == 3 and all(row.endswith("yes") for row in rows)
-    assert "emnist_lines speedup over the per-character reference:" in result.stdout.splitlines()[-1]

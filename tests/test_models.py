@@ -93,23 +93,71 @@ def test_dropout_defaults_to_zero():
     assert attn and all(m.dropout == 0.0 for m in attn)
 
 
-def test_greedy_decoding_pads_sequences_that_end_early_and_stops_when_all_end():
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_greedy_decoding_pads_sequences_that_end_early_and_stops_when_all_end(use_cache):
     """Rows end at different steps; a finished row gets <P> even when the model says otherwise."""
     model = _model().eval()
     a, end = 40, 2
     scripts = [[end, a, a, a, a, a], [a, a, end, a, a, a]]  # what the 'model' says at each step
     calls = []
 
-    def scripted_decode(memory, tokens):  # tokens (B, t) -> logits (B, t, C)
-        t = tokens.shape[1]
-        calls.append(t)
-        logits = torch.zeros(tokens.shape[0], t, 83)
+    def said(step: int, batch: int) -> torch.Tensor:  # logits (B, C) of the model's step-th answer
+        calls.append(step)
+        logits = torch.zeros(batch, 83)
         for row, script in enumerate(scripts):
-            logits[row, -1, script[t - 1]] = 1.0
+            logits[row, script[step]] = 1.0
         return logits
 
-    model.decode = scripted_decode
-    out = model.predict(torch.rand(2, 1, 32, 64))
+    if use_cache:  # step(token at position t) -> logits (B, C) for position t + 1
+        model.decoder.step = lambda token, t, cache: said(t, token.shape[0])
+    else:  # decode(memory, tokens (B, t)) -> logits (B, t, C), only the last one read
+        model.decode = lambda memory, tokens: said(tokens.shape[1] - 1, tokens.shape[0])[:, None].expand(-1, tokens.shape[1], -1)
+    out = model.predict(torch.rand(2, 1, 32, 64), use_cache=use_cache)
     assert out[0].tolist() == [1, end] + [3] * 10
     assert out[1].tolist() == [1, a, a, end] + [3] * 8
-    assert calls == [1, 2, 3]  # stopped once both rows had emitted <E>
+    assert calls == [0, 1, 2]  # stopped once both rows had emitted <E>
+
+
+def _decisive(model: ResNetTransformer) -> ResNetTransformer:
+    """Random weights scaled so that outputs depend on the image and rows end at different steps."""
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            if p.dim() > 1:
+                p.normal_(0, 2.0 / p.shape[-1] ** 0.5)
+        model.decoder.position_embedding.weight.normal_(0, 1.0)
+        model.decoder.token_embedding.weight.normal_(0, 1.0)
+        model.enc_proj.weight.mul_(20)
+    return model.eval()
+
+
+@pytest.mark.parametrize("dims,length,classes", [((1, 32, 512), 34, 83), ((1, 128, 512), 200, 84)])
+def test_cached_decoding_gives_the_same_tokens_as_full_recomputation(dims, length, classes):
+    end_steps = set()
+    for seed in range(4):
+        torch.manual_seed(seed)
+        model = _decisive(ResNetTransformer(dims, classes, length, 1, 2, 3, with_enc_pos=True))
+        x = torch.rand(6, *dims) * torch.linspace(0, 1, 6)[:, None, None, None]  # six different images
+        cached, full = model.predict(x), model.predict(x, use_cache=False)
+        assert torch.equal(cached, full)
+        end_steps |= {int((row == 2).nonzero()[0]) if (row == 2).any() else -1 for row in cached}
+    assert len(end_steps) >= 3  # rows ended at different steps, and some never: every path was exercised
+
+
+def test_cached_step_matches_the_teacher_forced_logits():
+    torch.manual_seed(0)
+    model = ResNetTransformer((1, 32, 128), 83, 12, 1, 2, 3).eval()
+    x, tokens = torch.rand(2, 1, 32, 128), torch.randint(4, 83, (2, 12))
+    with torch.no_grad():
+        memory = model.encode(x)
+        full = model.decode(memory, tokens)  # (B, T, C)
+        cache = model.decoder.start_cache(memory, 12)
+        steps = torch.stack([model.decoder.step(tokens[:, t], t, cache) for t in range(12)], dim=1)
+    torch.testing.assert_close(steps, full, rtol=1e-4, atol=1e-5)
+
+
+def test_model_scripts_and_the_script_decodes_alike():
+    torch.manual_seed(0)
+    model = _decisive(ResNetTransformer((1, 32, 256), 83, 20, 1, 2, 3, with_enc_pos=True))
+    scripted = torch.jit.script(model)
+    x = torch.rand(3, 1, 32, 256) * torch.tensor([0.2, 0.6, 1.0])[:, None, None, None]
+    assert torch.equal(scripted.predict(x), model.predict(x))

@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback  # noqa: E402
 from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 
-import model_package.data  # noqa: E402,F401  (registers every data module for --data=ClassName)
+from model_package.data import *  # noqa: E402,F403  (imports every data module, so --data=ClassName finds it)
 from model_package.data import BaseDataModule  # noqa: E402
 from model_package.data.io import atomic_path  # noqa: E402
 from model_package.lit_models import LitTransformer, PredictionTable  # noqa: E402

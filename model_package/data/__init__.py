@@ -1,8 +1,31 @@
-"""LightningDataModules: pass any class exported here to the CLI as ``--data=ClassName``."""
+"""LightningDataModules: pass any class exported here to the CLI as ``--data=ClassName``.
 
-from model_package.data.base_data_module import BaseDataModule
-from model_package.data.emnist import EMNIST
-from model_package.data.emnist_lines import EMNISTLines
-from model_package.data.handwriting_fonts import HandwritingFontLines, HandwritingFontParagraphs
+Imported lazily, so that serving code can use ``model_package.data.preprocess`` without pulling
+in Lightning and every data set (``from model_package.data import *`` imports them all).
+"""
 
-__all__ = ["BaseDataModule", "EMNIST", "EMNISTLines", "HandwritingFontLines", "HandwritingFontParagraphs"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_MODULES = {
+    "BaseDataModule": "base_data_module",
+    "EMNIST": "emnist",
+    "EMNISTLines": "emnist_lines",
+    "HandwritingFontLines": "handwriting_fonts",
+    "HandwritingFontParagraphs": "handwriting_fonts",
+}
+__all__ = list(_MODULES)
+
+if TYPE_CHECKING:
+    from model_package.data.base_data_module import BaseDataModule
+    from model_package.data.emnist import EMNIST
+    from model_package.data.emnist_lines import EMNISTLines
+    from model_package.data.handwriting_fonts import HandwritingFontLines, HandwritingFontParagraphs
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -67,6 +67,8 @@ class ResidualBlock(nn.Module):
 class ResNet(nn.Module):
     """Residual blocks in sequence: (B, in_channels[0], H, W) -> (B, out_channels[-1], H', W')."""
 
+    __jit_unused_properties__ = ["out_channels"]  # python-side only: TorchScript compiles forward
+
     def __init__(self, config: ResNetConfig):
         super().__init__()
         self.config = config

@@ -87,23 +87,30 @@ class ResNetTransformer(nn.Module):
         """Teacher forcing: images (B, C, H, W), input ids (B, T) -> logits (B, T, num_classes)."""
         return self.decode(self.encode(x), tokens)
 
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
+    @torch.jit.export
+    def predict(self, x: torch.Tensor, use_cache: bool = True) -> torch.Tensor:
         """Greedy decoding: images (B, C, H, W) -> ids (B, max_seq_length) that start with <S>.
 
         Stops once every sequence has emitted <E>; everything after a sequence's <E> is <P>.
+        ``use_cache=False`` runs the whole decoder over the whole prefix at every step (FSDL's
+        way); the default caches keys and values and computes only the new position. Both give
+        the same tokens.
         """
-        memory = self.encode(x)  # (B, S, D)
-        b = x.shape[0]
-        tokens = torch.full((b, self.max_seq_length), self.pad_index, dtype=torch.long, device=x.device)
-        tokens[:, 0] = self.start_index
-        ended = torch.zeros(b, dtype=torch.bool, device=x.device)
-        for t in range(1, self.max_seq_length):
-            logits = self.decode(memory, tokens[:, :t])  # (B, t, C), the whole prefix every step
-            next_token = logits[:, -1].argmax(-1)  # (B,)
-            next_token = torch.where(ended, self.pad_index, next_token)
-            tokens[:, t] = next_token
-            ended |= next_token == self.end_index
-            if bool(ended.all()):
-                break
-        return tokens
+        with torch.no_grad():
+            memory = self.encode(x)  # (B, S, D)
+            b = x.shape[0]
+            tokens = torch.full((b, self.max_seq_length), self.pad_index, dtype=torch.long, device=x.device)
+            tokens[:, 0] = self.start_index
+            ended = torch.zeros(b, dtype=torch.bool, device=x.device)
+            cache = self.decoder.start_cache(memory, self.max_seq_length) if use_cache else [memory]
+            for t in range(1, self.max_seq_length):
+                if use_cache:
+                    logits = self.decoder.step(tokens[:, t - 1], t - 1, cache)  # (B, C), the new position only
+                else:
+                    logits = self.decode(memory, tokens[:, :t])[:, -1]  # (B, C), the whole prefix again
+                next_token = torch.where(ended, self.pad_index, logits.argmax(-1))  # (B,)
+                tokens[:, t] = next_token
+                ended |= next_token == self.end_index
+                if bool(ended.all()):
+                    break
+            return tokens

@@ -30,16 +30,24 @@ class MultiHeadAttention(nn.Module):
         b, t, d = x.shape
         return x.view(b, t, self.num_heads, d // self.num_heads).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
-        # x: (B, T, D); context: (B, S, D) -> (B, T, D)
-        context = x if context is None else context
+    def project_kv(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of ``context`` (B, S, D): (B, h, S, d) each."""
+        k, v = self.key_value(context).chunk(2, dim=-1)
+        return self._heads(k), self._heads(v)
+
+    def attend(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        """Queries from ``x`` (B, T, D) over keys and values (B, h, S, d) -> (B, T, D)."""
         q = self._heads(self.query(x))  # (B, h, T, d)
-        k, v = (self._heads(t) for t in self.key_value(context).chunk(2, dim=-1))  # (B, h, S, d) each
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
         )  # (B, h, T, d)
         b, _, t, _ = y.shape
         return self.out(y.transpose(1, 2).reshape(b, t, -1))
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
+        # x: (B, T, D); context: (B, S, D), x itself when None -> (B, T, D)
+        k, v = self.project_kv(x if context is None else context)
+        return self.attend(x, k, v, causal)
 
 
 class DecoderLayer(nn.Module):
@@ -59,6 +67,29 @@ class DecoderLayer(nn.Module):
         # x: (B, T, D) token states; memory: (B, S, D) encoder output
         x = x + self.drop(self.self_attn(self.norm_self(x), causal=True))
         x = x + self.drop(self.cross_attn(self.norm_cross(x), memory))
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+    def step(
+        self,
+        x: torch.Tensor,
+        t: int,
+        self_k: torch.Tensor,
+        self_v: torch.Tensor,
+        cross_k: torch.Tensor,
+        cross_v: torch.Tensor,
+    ) -> torch.Tensor:
+        """One new position: x (B, 1, D) at position ``t`` -> (B, 1, D).
+
+        ``self_k`` / ``self_v`` (B, h, T_max, d) cache this layer's self-attention keys and values;
+        position t's are written into them here, and the query attends over positions 0..t (so no
+        causal mask is needed). ``cross_k`` / ``cross_v`` (B, h, S, d) are the memory's, computed once.
+        """
+        h = self.norm_self(x)
+        k, v = self.self_attn.project_kv(h)  # (B, h, 1, d)
+        self_k[:, :, t : t + 1] = k
+        self_v[:, :, t : t + 1] = v
+        x = x + self.drop(self.self_attn.attend(h, self_k[:, :, : t + 1], self_v[:, :, : t + 1]))
+        x = x + self.drop(self.cross_attn.attend(self.norm_cross(x), cross_k, cross_v))
         return x + self.drop(self.ff(self.norm_ff(x)))
 
 
@@ -95,3 +126,23 @@ class TransformerDecoder(nn.Module):
         for layer in self.layers:
             x = layer(x, memory)
         return self.head(self.norm(x))  # (B, T, num_classes)
+
+    def start_cache(self, memory: torch.Tensor, max_length: int) -> list[torch.Tensor]:
+        """Per layer: empty self-attention key and value caches (B, h, max_length, d) and the
+        memory's cross-attention keys and values (B, h, S, d), as a flat list of 4 per layer."""
+        cache: list[torch.Tensor] = []
+        for layer in self.layers:
+            cross_k, cross_v = layer.cross_attn.project_kv(memory)
+            b, heads, _, d = cross_k.shape
+            empty = memory.new_zeros(b, heads, max_length, d)
+            cache += [empty, empty.clone(), cross_k, cross_v]
+        return cache
+
+    def step(self, token: torch.Tensor, t: int, cache: list[torch.Tensor]) -> torch.Tensor:
+        """Logits (B, num_classes) for position ``t + 1`` given the token (B,) at position ``t``
+        and the caches of positions 0..t-1 (filled in place for position t)."""
+        x = self.token_embedding(token)[:, None] + self.position_embedding.weight[t]  # (B, 1, D)
+        x = self.drop(x)
+        for i, layer in enumerate(self.layers):
+            x = layer.step(x, t, cache[4 * i], cache[4 * i + 1], cache[4 * i + 2], cache[4 * i + 3])
+        return self.head(self.norm(x))[:, 0]  # (B, num_classes)
