@@ -44,8 +44,8 @@ def test_same_seed_same_data_other_seed_other_data(data_dir, lines):
     again = HandwritingFontLines(**SMALL_LINES)
     a_images, _, a_texts = lines.load_split("train")
     other = HandwritingFontLines(**SMALL_LINES, seed=1)
-    assert again.cache_path("train") == lines.cache_path("train")
-    assert other.cache_path("train") != lines.cache_path("train")
+    assert again.split_path("train") == lines.split_path("train")
+    assert other.split_path("train") != lines.split_path("train")
     # Render afresh (not from the cache) to prove determinism of the generator itself.
     from model_package.data.handwriting_fonts import render_split
 

@@ -1,7 +1,6 @@
 """Staging, the predictor, the handler's happy path and the local HTTP server."""
 
 import base64
-import io
 import json
 import subprocess
 import sys

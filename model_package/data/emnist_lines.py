@@ -17,13 +17,10 @@ import json
 import warnings
 from typing import Literal
 
-import h5py
 import numpy as np
 
-from model_package.data.base_data_module import BaseDataModule
-from model_package.data.dataset import ImageTextDataset
+from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
 from model_package.data.emnist import EMNIST
-from model_package.data.io import atomic_path
 from model_package.data.line_synthesis import CharacterPools, LineDraws, synthesize_lines
 from model_package.data.paths import downloaded_dir, processed_dir
 from model_package.data.text import (
@@ -37,7 +34,6 @@ from model_package.data.text import (
 from model_package.metadata import emnist as emnist_metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, Vocabulary
 
-SPLITS = ("train", "val", "test")
 _FORMAT_VERSION = 1
 _HELD_OUT_EVERY = 10
 
@@ -62,7 +58,7 @@ def line_sentences(text: str, download: bool) -> tuple[str, list[str]]:
     return "offline", [s for s in map(strip_punctuation, offline_sentences(frozenset(CHARACTERS))) if s]
 
 
-class EMNISTLines(BaseDataModule):
+class EMNISTLines(CachedSplitsDataModule):
     """Lines of up to ``max_length - 2`` characters: images (1, 28, 28 * max_length), ink high;
     labels ``<S> text <E> <P>...`` of ``max_length`` tokens over the 83-symbol vocabulary."""
 
@@ -106,6 +102,9 @@ class EMNISTLines(BaseDataModule):
             return "brown"
         return "offline"
 
+    def split_path(self, split: str):
+        return self.cache_path(split, self._resolved_text())
+
     def cache_path(self, split: str, source: str):
         text = source if source == "brown" else offline_text_digest(frozenset(CHARACTERS))  # the offline text varies with Python's version
         key = dict(self.params, num=self.nums[split], text=text, version=_FORMAT_VERSION, emnist=EMNIST.processed_path().name)
@@ -129,11 +128,7 @@ class EMNISTLines(BaseDataModule):
             split_sentences = [s for i, s in enumerate(sentences) if (i % _HELD_OUT_EVERY == 0) == held_out]
             images, texts = self.synthesize(split_sentences, *characters[split], self.nums[split], np.random.default_rng([self.seed, k]))
             labels = np.array([vocabulary.encode(t, self.max_seq_length) for t in texts], dtype=np.int16)
-            with atomic_path(self.cache_path(split, source)) as tmp, h5py.File(tmp, "w") as f:
-                f.create_dataset("images", data=images, compression="lzf")
-                f.create_dataset("labels", data=labels)
-                f.create_dataset("texts", data=texts, dtype=h5py.string_dtype())
-                f.attrs["params"] = json.dumps(dict(self.params, text=source))
+            write_split(self.cache_path(split, source), images, labels, texts, {"params": dict(self.params, text=source)})
             print(f"EMNISTLines: {len(texts)} {split} lines ({source} text) -> {self.cache_path(split, source)}")
 
     def synthesize(
@@ -151,17 +146,3 @@ class EMNISTLines(BaseDataModule):
             raise ValueError(f"EMNISTLines: the EMNIST characters of this split have no images of {missing}")
         lines = synthesize_lines(texts, pools, draws, vocabulary.char_to_idx, self.input_dims[2])
         return lines, texts
-
-    def load_split(self, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(images (N, H, W) uint8, labels (N, L), texts) of a split, from the cache."""
-        path = self.cache_path(split, self._resolved_text())
-        if not path.exists():
-            self.prepare_data()
-        with h5py.File(path, "r") as f:
-            return f["images"][:], f["labels"][:], [t.decode() for t in f["texts"][:]]
-
-    def setup(self, stage: str | None = None) -> None:
-        for split, attr in [("train", "data_train"), ("val", "data_val"), ("test", "data_test")]:
-            if getattr(self, attr) is None:
-                images, labels, _ = self.load_split(split)
-                setattr(self, attr, ImageTextDataset(images, labels))

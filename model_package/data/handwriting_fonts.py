@@ -19,21 +19,17 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from model_package.data.base_data_module import BaseDataModule
-from model_package.data.dataset import ImageTextDataset
+from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
 from model_package.data.fonts import FontError, check_fonts
-from model_package.data.io import atomic_path
 from model_package.data.paths import processed_dir
 from model_package.data.render import Augmentation, degrade, render_line
 from model_package.data.text import SnippetSampler, offline_sentences, offline_text_digest
 from model_package.metadata import handwriting_fonts as metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLINE, PARAGRAPH_VOCABULARY, Vocabulary
 
-SPLITS = ("train", "val", "test")
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 _FORMAT_VERSION = 3  # bump when rendering changes, so old caches are not reused
 _HELD_OUT_EVERY = 10  # every 10th sentence is reserved for validation and test text
@@ -104,7 +100,7 @@ def render_split(spec: _RenderSpec, processes: int | None = None, chunk: int = 2
     return np.concatenate([p[0] for p in parts]), [t for p in parts for t in p[1]]
 
 
-class HandwritingFontLines(BaseDataModule):
+class HandwritingFontLines(CachedSplitsDataModule):
     """Lines of English text in handwriting fonts: images (1, line_height, line_width),
     labels ``<S> text <E> <P>...`` of ``max_length + 2`` tokens over the 83-symbol vocabulary."""
 
@@ -171,38 +167,19 @@ class HandwritingFontLines(BaseDataModule):
     def _max_lines(self) -> int:
         return 1
 
-    def cache_path(self, split: str):
+    def split_path(self, split: str):
         spec = self.specs[split]
         return processed_dir("handwriting_fonts") / f"{type(self).__name__}-{split}-{spec.key()}.h5"
 
     def prepare_data(self) -> None:
         """Render and cache every split that is not cached yet (rank 0 of each node)."""
         for split in SPLITS:
-            path = self.cache_path(split)
+            path = self.split_path(split)
             if path.exists():
                 continue
             images, texts = render_split(self.specs[split])
             labels = np.array([self.vocabulary.encode(t, self.max_seq_length) for t in texts], dtype=np.int16)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-                f.create_dataset("images", data=images, compression="lzf")
-                f.create_dataset("labels", data=labels)
-                f.create_dataset("texts", data=texts, dtype=h5py.string_dtype())
-                f.attrs["spec"] = json.dumps(asdict(self.specs[split]))
-
-    def load_split(self, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(images (N, H, W) uint8, labels (N, L), texts) of a split, from the cache."""
-        path = self.cache_path(split)
-        if not path.exists():
-            self.prepare_data()
-        with h5py.File(path, "r") as f:
-            return f["images"][:], f["labels"][:], [t.decode() for t in f["texts"][:]]
-
-    def setup(self, stage: str | None = None) -> None:
-        for split, attr in [("train", "data_train"), ("val", "data_val"), ("test", "data_test")]:
-            if getattr(self, attr) is None:
-                images, labels, _ = self.load_split(split)
-                setattr(self, attr, ImageTextDataset(images, labels))
+            write_split(path, images, labels, texts, {"spec": asdict(self.specs[split])})
 
 
 class HandwritingFontParagraphs(HandwritingFontLines):

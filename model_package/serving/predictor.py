@@ -14,12 +14,11 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
 from model_package.data.preprocess import to_model_input
-from model_package.serving.images import BadImage, fetch_url, open_image
+from model_package.serving.images import BadImage, fetch_url, is_public_address, open_image
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "artifacts" / "text_recognizer.pt"
 
@@ -59,8 +58,7 @@ class Predictor:
 def load_image(source: str, allow_private: bool = False) -> Image.Image:
     """An image from a file path or an http(s) URL (only public hosts unless ``allow_private``)."""
     if source.startswith(("http://", "https://")):
-        allow = (lambda address: True) if allow_private else None
-        data = fetch_url(source, **({"allow": allow} if allow else {}))
+        data = fetch_url(source, allow=(lambda address: True) if allow_private else is_public_address)
     else:
         path = Path(source)
         if not path.is_file():
