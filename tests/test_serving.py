@@ -93,12 +93,11 @@ def test_predictor_reads_a_rendered_line_with_the_default_model(tmp_path):
 def test_preprocessing_accepts_either_polarity_and_any_size():
     predictor = Predictor()
     ink = render_line("polarity", "caveat", 32, 512, np.random.default_rng(0), Augmentation.none(), degraded=False)
-    dark_on_light = Image.fromarray(255 - ink).resize((1024, 64))
-    light_on_dark = Image.fromarray(ink).convert("RGB")
-    a, b = predictor.preprocess(dark_on_light), predictor.preprocess(light_on_dark)
-    assert a.shape == b.shape == (1, 32, 512)
-    assert float((a - b).abs().mean()) < 0.02
-    assert predictor.predict(dark_on_light) == predictor.predict(light_on_dark)
+    light_on_dark, dark_on_light = Image.fromarray(ink).convert("RGB"), Image.fromarray(255 - ink)
+    torch.testing.assert_close(predictor.preprocess(light_on_dark), predictor.preprocess(dark_on_light), atol=1e-5, rtol=0)
+    bigger = predictor.preprocess(dark_on_light.resize((1024, 64), Image.Resampling.BICUBIC))
+    assert bigger.shape == (1, 32, 512)
+    assert float((bigger - predictor.preprocess(dark_on_light)).abs().mean()) < 0.02
 
 
 def _png_b64(path) -> str:
@@ -143,3 +142,31 @@ def test_local_http_server_serves_the_handler(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_preprocessing_crops_to_the_ink_like_the_training_lines():
+    """A line on a big sheet of paper becomes the same model input as the line alone, and the text
+    sits between the same margins as in the rendered training lines."""
+    predictor = Predictor()
+    ink = render_line("margins", "caveat", 32, 512, np.random.default_rng(0), Augmentation.none(), degraded=False)
+    tight = Image.fromarray(255 - ink)
+    sheet = Image.new("L", (1400, 500), 255)
+    sheet.paste(tight, (300, 200))
+    a, b = predictor.preprocess(tight)[0].numpy(), predictor.preprocess(sheet)[0].numpy()
+    assert float(np.abs(a - b).mean()) < 0.01
+    rows = np.flatnonzero(b.max(axis=1) > 0.2)
+    assert rows[0] >= 1 and rows[-1] <= 30  # line_margin(32) == 2 rows of paper, as in training
+
+
+def test_predictor_cli_reads_an_http_url(tmp_path):
+    """IMAGE may be an http(s) URL (the command-line predictor may fetch from the user's own hosts)."""
+    from servers import FileServer, Route
+
+    rendered_line_png(LINES[1], tmp_path / "c.png")
+    with FileServer() as server:
+        server.routes["/c.png"] = Route((tmp_path / "c.png").read_bytes(), content_type="image/png")
+        result = subprocess.run([sys.executable, "-m", "model_package.predict", server.url("/c.png")],
+                                capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == Predictor().predict(str(tmp_path / "c.png"))
+    assert server.requests == ["/c.png"]

@@ -1,9 +1,10 @@
-"""The one image preprocessing of the project: any picture of text -> the model's input canvas.
+"""The one image preprocessing of the project: any picture of a line of text -> the model's input.
 
-Used when serving (predictor, Lambda handler, Gradio app) and by data modules that crop real
-images (IAM), so a model sees at inference what it saw in training: grayscale, ink high
-(1 = ink, 0 = paper), the text scaled to fit the canvas without changing its aspect ratio,
-placed at the top left, padded with paper.
+Shared by serving (predictor, Lambda handler, Gradio app) and by the renderer of the training
+data, which places its lines with the same policy: grayscale, ink high (1 = ink, 0 = paper), cropped
+to the ink, scaled so the text is ``height - 2 * margin`` rows tall (``LINE_MARGIN_FRACTION`` of
+the height above and below, as in training) without changing its aspect ratio (squeezed only if
+too wide), placed at the left, padded with paper.
 """
 
 from __future__ import annotations
@@ -11,28 +12,49 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageOps
 
+LINE_MARGIN_FRACTION = 1 / 16  # paper above and below the text, as a fraction of the line height
+INK_THRESHOLD = 32 / 255  # a pixel darker than this above the paper is ink
+LEFT_MARGIN = 4  # pixels of paper before the first stroke
+
+
+def line_margin(height: int) -> int:
+    return max(1, int(height * LINE_MARGIN_FRACTION))
+
 
 def ink_high(image: Image.Image) -> np.ndarray:
-    """(H, W) float32 in [0, 1] with ink high. Dark-on-light pictures (most photos and scans)
-    are inverted; light-on-dark ones (the training data's convention) are kept."""
+    """(H, W) float32 in [0, 1] with ink high and the paper at 0. Dark-on-light pictures (most
+    photos and scans) are inverted; light-on-dark ones (the training data's convention) are kept."""
     gray = np.asarray(ImageOps.exif_transpose(image).convert("L"), dtype=np.float32) / 255.0
-    return 1.0 - gray if float(np.median(gray)) > 0.5 else gray
+    paper = float(np.median(gray))
+    ink = paper - gray if paper > 0.5 else gray - paper
+    return np.clip(ink / max(float(ink.max()), 1e-6), 0.0, 1.0)
 
 
-def fit_to_canvas(ink: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Scale ``ink`` (h, w) float by min(height / h, width / w) with antialiasing and pad it to
-    (height, width) at the top left: (height, width) float32 in [0, 1]."""
+def crop_to_ink(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> np.ndarray:
+    """The smallest box holding the ink (rows and columns with ink above ``threshold``); the image
+    itself when it has none."""
+    mask = ink > threshold
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return ink
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def fit_to_canvas(ink: np.ndarray, height: int, width: int, margin: int = 0, left: int = 0) -> np.ndarray:
+    """Scale ``ink`` (h, w) float to ``height - 2 * margin`` rows (fewer if it would not fit the
+    width), place it at (margin, left) of a (height, width) float32 canvas of paper."""
     h, w = ink.shape
     if h < 1 or w < 1:
         raise ValueError(f"empty image of {w} x {h} pixels")
-    scale = min(height / h, width / w)
-    new_h, new_w = max(1, min(height, round(h * scale))), max(1, min(width, round(w * scale)))
+    rows, cols = height - 2 * margin, width - left
+    scale = min(rows / h, cols / w)
+    new_h, new_w = max(1, min(rows, round(h * scale))), max(1, min(cols, round(w * scale)))
     resized = Image.fromarray(ink.astype(np.float32), mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)
     canvas = np.zeros((height, width), np.float32)
-    canvas[:new_h, :new_w] = np.clip(np.asarray(resized), 0.0, 1.0)
+    canvas[margin : margin + new_h, left : left + new_w] = np.clip(np.asarray(resized), 0.0, 1.0)
     return canvas
 
 
 def to_model_input(image: Image.Image, height: int, width: int) -> np.ndarray:
-    """Any PIL image -> (height, width) float32 in [0, 1], ink high, ready for the model."""
-    return fit_to_canvas(ink_high(image), height, width)
+    """Any PIL image of one line -> (height, width) float32 in [0, 1], ink high, ready for the model."""
+    return fit_to_canvas(crop_to_ink(ink_high(image)), height, width, margin=line_margin(height), left=LEFT_MARGIN)

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
 from model_package.data.fonts import load_font
+from model_package.data.preprocess import INK_THRESHOLD, line_margin
 
 SCALE = 2  # glyphs are drawn at SCALE x the output resolution, then downsampled
 
@@ -124,16 +125,16 @@ def _fit(
 ) -> np.ndarray:
     """Crop to the ink's columns and the line box's rows (widened to any ink outside it), resize
     to ``height`` rows with a random width stretch, left-align in ``width`` columns."""
-    rows = np.flatnonzero(ink.max(axis=1) > 32)
-    cols = np.flatnonzero(ink.max(axis=0) > 32)
+    rows = np.flatnonzero(ink.max(axis=1) > INK_THRESHOLD * 255)
+    cols = np.flatnonzero(ink.max(axis=0) > INK_THRESHOLD * 255)
     out = np.zeros((height, width), np.uint8)
     if len(rows) == 0:  # all spaces
         return out
     top, bottom = min(rows[0], line_box[0]), max(rows[-1], line_box[1])
     crop = ink[top : bottom + 1, cols[0] : cols[-1] + 1]
-    # Paper above and below: 1/16 of the height, plus up to aug.scale_margin of it, so the text's
-    # size within the line can vary as it does between writers.
-    margin = max(1, height // 16) + int(rng.integers(0, int(aug.scale_margin * height) + 1))
+    # Paper above and below: the margin serving uses too (model_package.data.preprocess), plus up
+    # to aug.scale_margin of the height, so the text's size within the line can vary as between writers.
+    margin = line_margin(height) + int(rng.integers(0, int(aug.scale_margin * height) + 1))
     target_h = height - 2 * margin
     scale = target_h / crop.shape[0]
     new_w = crop.shape[1] * scale * (1 + rng.uniform(-aug.width_stretch, aug.width_stretch))
