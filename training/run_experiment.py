@@ -11,7 +11,11 @@ needs nothing else. ``--help`` lists every option.
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
+import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,11 +29,12 @@ import yaml  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback  # noqa: E402
 from lightning.pytorch.loggers import WandbLogger  # noqa: E402
+from lightning.pytorch.plugins.io import CheckpointIO  # noqa: E402
 
 from model_package.data import *  # noqa: E402,F403  (imports every data module, so --data=ClassName finds it)
 from model_package.data import BaseDataModule  # noqa: E402
 from model_package.data.io import atomic_path  # noqa: E402
-from model_package.lit_models import LitTransformer, PredictionTable  # noqa: E402
+from model_package.lit_models import AtomicCheckpointIO, LitTransformer, PredictionTable  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 LINKED_FROM_DATA = ("input_dims", "max_seq_length", "idx_to_char")  # data module attribute -> model argument
@@ -64,20 +69,54 @@ def run_dir(trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir)
 
 
+def environment() -> dict:
+    """What a run needs to be repeated: the git commit (and whether the tree was dirty), Python,
+    the platform and the versions of the packages that shape the results."""
+    repo = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    packages = ["model-package", "torch", "torchvision", "lightning", "torchmetrics", "jsonargparse", "wandb", "numpy", "h5py", "Pillow"]
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "packages": versions,
+    }
+
+
 class SaveAndLogConfig(SaveConfigCallback):
     """Writes the fully resolved config, linked values included, as ``config.yaml`` in the run's
-    folder (``fit --config runs/.../config.yaml`` repeats the run) and sends it to the logger."""
+    folder (``fit --config runs/.../config.yaml`` repeats the run), and the git commit, Python and
+    package versions as ``environment.json``; sends both to the logger. Rank 0 only."""
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if self.already_saved:
             return
+        folder = run_dir(trainer)  # on every rank: trainer.log_dir is a collective call under DDP
         if trainer.is_global_zero:
             config = self.resolved_config(pl_module)
-            path = run_dir(trainer) / self.config_filename
-            with atomic_path(path) as tmp:
+            env = environment()
+            with atomic_path(folder / self.config_filename) as tmp:
                 tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+            with atomic_path(folder / "environment.json") as tmp:
+                tmp.write_text(json.dumps(env, indent=2) + "\n")
             for logger in trainer.loggers:
-                logger.log_hyperparams({"config": config})
+                logger.log_hyperparams({"config": config, "environment": env})
         self.already_saved = True
 
     def resolved_config(self, pl_module) -> dict:
@@ -89,7 +128,33 @@ class SaveAndLogConfig(SaveConfigCallback):
         return config
 
 
+def newest_last_checkpoint(trainer) -> Path | None:
+    """The most recent ``last.ckpt`` of this project's earlier runs (``--ckpt_path last``)."""
+    here = run_dir(trainer)
+    candidates = sorted(here.parent.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+    return candidates[-1] if candidates else None
+
+
 class TextRecognizerCLI(LightningCLI):
+    def before_fit(self) -> None:
+        """``--ckpt_path last`` resumes the newest run of the project: every run has its own folder
+        (its W&B id), so Lightning's own "last" would look only in the new, empty one."""
+        if self.config_init[self.subcommand].get("ckpt_path") == "last":
+            path = newest_last_checkpoint(self.trainer)
+            if path is None:
+                sys.exit(f"error: --ckpt_path last: no last.ckpt under {run_dir(self.trainer).parent}/*/checkpoints/")
+            print(f"resuming from {path}")
+            self.config_init[self.subcommand]["ckpt_path"] = str(path)
+
+    def _instantiate_trainer(self, config: dict, callbacks: list):
+        if config.get("enable_checkpointing") is False:  # --trainer.enable_checkpointing=false drops --checkpoint.*
+            callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+        plugins = config.get("plugins") or []
+        plugins = plugins if isinstance(plugins, list) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):  # checkpoints written atomically
+            config = {**config, "plugins": [*plugins, AtomicCheckpointIO()]}
+        return super()._instantiate_trainer(config, callbacks)
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
@@ -97,6 +162,9 @@ class TextRecognizerCLI(LightningCLI):
                 "checkpoint.monitor": "validation/cer",
                 "checkpoint.mode": "min",
                 "checkpoint.save_last": True,
+                # at every epoch end (and when max_steps stops a run mid-epoch), scored by the latest
+                # validation; --checkpoint.every_n_train_steps=N adds saves every N steps
+                "checkpoint.save_on_train_epoch_end": True,
                 "checkpoint.filename": "epoch={epoch:03d}-cer={validation/cer:.4f}",
                 "checkpoint.auto_insert_metric_name": False,
             }

@@ -24,7 +24,8 @@ class LitTransformer(L.LightningModule):
 
     Loss: cross-entropy of the next token. By default the padding after ``<E>`` counts too (the
     model learns to keep emitting ``<P>``, which trained better than FSDL's choice);
-    ``ignore_pad_in_loss=True`` restores FSDL's ``ignore_index=<P>``.
+    ``ignore_pad_in_loss=True`` restores FSDL's ``ignore_index=<P>``. ``compile=True`` runs the
+    training forward through ``torch.compile``.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class LitTransformer(L.LightningModule):
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         lr_scheduler_interval: Literal["step", "epoch"] = "step",
+        compile: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
@@ -65,6 +67,9 @@ class LitTransformer(L.LightningModule):
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.ignore_index = self.vocabulary.pad_index if ignore_pad_in_loss else -100
+        # torch.compile of the teacher-forced forward (opt-in). Kept out of the module tree, so
+        # checkpoints hold the plain model's weights under the same names either way.
+        self.__dict__["_train_forward"] = torch.compile(self.model) if compile else self.model
         self.val_cer = CharErrorRate()
         self.test_cer = CharErrorRate()
 
@@ -74,7 +79,7 @@ class LitTransformer(L.LightningModule):
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # y: (B, L) = <S> t e x t <E> <P>...; predict y[:, 1:] from y[:, :-1]
-        logits = self.model(x, y[:, :-1])  # (B, L-1, C)
+        logits = self._train_forward(x, y[:, :-1])  # (B, L-1, C)
         return F.cross_entropy(logits.transpose(1, 2), y[:, 1:], ignore_index=self.ignore_index)
 
     def texts(self, ids: torch.Tensor) -> list[str]:
@@ -83,7 +88,7 @@ class LitTransformer(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self.loss(x, y)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(x))
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, sync_dist=True, batch_size=len(x))
         return loss
 
     def _evaluate(self, batch, split: str, cer: CharErrorRate) -> dict:

@@ -1,0 +1,23 @@
+"""A callback for the DDP tests: each rank writes a hash of every training image it saw."""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import lightning as L
+
+
+class RecordSeenSamples(L.Callback):
+    """Writes ``$PROBE_DIR/rank<R>.json``: the sha1 of each training image this rank trained on."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        images = batch[0].detach().cpu().numpy()
+        self.seen += [hashlib.sha1(image.tobytes()).hexdigest() for image in images]
+
+    def on_train_end(self, trainer, pl_module):
+        path = Path(os.environ["PROBE_DIR"]) / f"rank{trainer.global_rank}.json"
+        path.write_text(json.dumps({"world_size": trainer.world_size, "seen": self.seen}))

@@ -1,0 +1,111 @@
+"""Distributed training (2 processes, gloo on CPU), resuming killed runs, bf16 on CPU."""
+
+import glob
+import importlib.metadata
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from tests.conftest import REPO, SMALL_LINES
+from tests.test_cli import run_cli
+
+SMALL_ARGS = [f"--data.{k}={v}" for k, v in SMALL_LINES.items()]
+DDP = ["--trainer.strategy=ddp", "--trainer.devices=2", "--trainer.accelerator=cpu"]
+
+
+def _step(path) -> int:
+    return torch.load(path, map_location="cpu", weights_only=True)["global_step"]
+
+
+def test_ddp_fit_through_the_cli_writes_one_checkpoint(tmp_path, data_dir):
+    args = ["fit", "--config", "quickstart", *SMALL_ARGS, *DDP, "--trainer.max_steps=4", "--trainer.val_check_interval=2",
+            "--model.lr_scheduler.init_args.total_steps=4"]
+    result = run_cli(*args, cwd=tmp_path, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "GLOBAL_RANK: 1" in result.stdout + result.stderr  # two processes really ran
+    runs = list((tmp_path / "runs" / "quickstart").iterdir())
+    assert len(runs) == 1  # only rank 0 made a run folder
+    files = sorted(p.name for p in runs[0].rglob("*") if p.is_file())
+    assert files.count("last.ckpt") == 1 and "config.yaml" in files and "environment.json" in files
+    assert _step(runs[0] / "checkpoints" / "last.ckpt") == 4
+    environment = json.loads((runs[0] / "environment.json").read_text())
+    assert environment["packages"]["torch"] == importlib.metadata.version("torch")
+    assert environment["git_commit"] is None or len(environment["git_commit"]) == 40
+
+
+def test_ranks_see_disjoint_samples(tmp_path, data_dir):
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    args = ["fit", "--config", "quickstart", *SMALL_ARGS, *DDP, "--trainer.max_epochs=1", "--trainer.max_steps=-1",
+            "--trainer.limit_val_batches=0", "--trainer.logger=false", "--trainer.enable_checkpointing=false",
+            "--trainer.callbacks+=ddp_probe.RecordSeenSamples", "--model.lr_scheduler=null"]
+    env = {**os.environ, "PROBE_DIR": str(probe), "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, str(REPO / "training" / "run_experiment.py"), *args],
+                            cwd=tmp_path, env={**env, "MODEL_PACKAGE_DATA_DIR": str(data_dir)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = [json.loads((probe / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(s["world_size"] == 2 for s in seen)
+    a, b = set(seen[0]["seen"]), set(seen[1]["seen"])
+    assert len(a) == len(b) == SMALL_LINES["num_train"] // 2
+    assert not a & b  # disjoint halves of the epoch ...
+    assert len(a | b) == SMALL_LINES["num_train"]  # ... that cover it
+
+
+def test_ddp_memorises_one_batch_to_zero_cer(tmp_path, data_dir):
+    out = tmp_path / "result.json"
+    result = subprocess.run([sys.executable, str(REPO / "tests" / "ddp_memorise.py"), str(out)], cwd=tmp_path,
+                            env={**os.environ, "MODEL_PACKAGE_DATA_DIR": str(data_dir)}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(out.read_text())
+    assert outcome["world_size"] == 2
+    assert outcome["cer"] == 0.0, f"after {outcome['steps']} steps: {list(zip(outcome['preds'], outcome['targets']))[:4]}"
+
+
+def test_run_killed_with_sigkill_resumes_to_the_expected_step(tmp_path, data_dir):
+    args = [str(REPO / "training" / "run_experiment.py"), "fit", "--config", "quickstart", *SMALL_ARGS,
+            "--trainer.max_steps=40", "--trainer.val_check_interval=8", "--model.lr_scheduler.init_args.total_steps=40",
+            "--checkpoint.every_n_train_steps=4", "--trainer.logger=false"]
+    env = {**os.environ, "MODEL_PACKAGE_DATA_DIR": str(data_dir)}
+    process = subprocess.Popen([sys.executable, *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and not (last.exists() and _step(last) >= 8):
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_at = _step(last)
+    assert 8 <= killed_at < 40, "the run should have been killed mid-way"
+    assert not glob.glob(str(tmp_path / "checkpoints" / "*.part"))  # nothing half-written left behind
+    resumed = subprocess.run([sys.executable, *args, "--ckpt_path", str(last)], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Restoring states from the checkpoint" in resumed.stdout + resumed.stderr
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] == 40
+    assert checkpoint["lr_schedulers"][0]["last_epoch"] == 40  # the schedule went on, not restarted
+
+
+def test_ckpt_path_last_resumes_the_newest_run(tmp_path, data_dir):
+    base = ["fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.val_check_interval=2",
+            "--model.lr_scheduler.init_args.total_steps=6"]
+    first = run_cli(*base, "--trainer.max_steps=4", cwd=tmp_path, data_dir=data_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_cli(*base, "--trainer.max_steps=6", "--ckpt_path", "last", cwd=tmp_path, data_dir=data_dir)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming from runs/quickstart/" in second.stdout
+    steps = sorted(_step(p) for p in (tmp_path / "runs" / "quickstart").glob("*/checkpoints/last.ckpt"))
+    assert steps == [4, 6]
+
+
+def test_bf16_mixed_fast_dev_run_on_cpu(tmp_path, data_dir):
+    result = run_cli("fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.precision=bf16-mixed", "--trainer.fast_dev_run=true",
+                     "--trainer.accelerator=cpu", cwd=tmp_path, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "bf16" in result.stdout + result.stderr
