@@ -29,3 +29,10 @@ def test_bench_decode_runs_and_both_methods_agree():
 def test_bench_without_a_known_name_lists_the_names():
     result = subprocess.run([sys.executable, "-m", "model_package.bench", "nope"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "decode" in result.stderr and "emnist_lines" in result.stderr
+
+
+def test_bench_train_runs_every_configuration():
+    out = run_bench("train", "--steps", "2", "--batch", "2")
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [(r[0], r[1]) for r in rows] == [("1", "32-true"), ("1", "bf16-mixed"), ("2", "32-true"), ("2", "bf16-mixed")]
+    assert all(r[-1].endswith("x") for r in rows)  # a figure, not "failed"
