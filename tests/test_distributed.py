@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from tests.conftest import REPO, SMALL_LINES
@@ -123,3 +124,54 @@ def test_torch_compile_is_opt_in_and_changes_neither_loss_nor_checkpoint_names()
     x, y = torch.rand(2, 1, 32, 128), torch.randint(4, 83, (2, 12))
     torch.testing.assert_close(compiled.loss(x, y), eager.loss(x, y), rtol=1e-4, atol=1e-5)
     assert compiled._train_forward is not compiled.model and eager._train_forward is eager.model
+
+
+def _sizes_seen_while_saving(io, path) -> tuple[set, int, int]:
+    """Save a small checkpoint, then a 48 MB one while another thread watches the file's size."""
+    import threading
+
+    io.save_checkpoint({"global_step": 1, "w": torch.zeros(1)}, path)
+    old = path.stat().st_size
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            try:
+                seen.add(path.stat().st_size)
+            except FileNotFoundError:
+                seen.add(None)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        io.save_checkpoint({"global_step": 2, "w": torch.ones(12_000_000)}, path)
+    finally:
+        done.set()
+        watcher.join()
+    return seen, old, path.stat().st_size
+
+
+def test_checkpoints_are_never_seen_half_written(tmp_path, run_experiment):
+    """Lightning's checkpoint IO (the one the CLI's trainer uses) writes through an fsspec
+    transaction: a temporary file renamed at the end. Watched while saving 48 MB, the file only
+    ever has its old size or its new one."""
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    from tests.test_cli import build
+
+    cli = build(run_experiment, "--config", "quickstart", *SMALL_ARGS)
+    assert type(cli.trainer.strategy.checkpoint_io) is TorchCheckpointIO
+    seen, old, new = _sizes_seen_while_saving(cli.trainer.strategy.checkpoint_io, tmp_path / "last.ckpt")
+    assert seen <= {old, new}, f"saw sizes {sorted(s for s in seen if s is not None)} between {old} and {new}"
+
+
+def test_a_checkpoint_save_that_fails_leaves_the_previous_one_intact(tmp_path):
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    io = TorchCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"global_step": 1, "state_dict": {"w": torch.ones(3)}}, path)
+    with pytest.raises(Exception):
+        io.save_checkpoint({"global_step": 2, "broken": lambda: None}, path)  # cannot be pickled: fails mid-save
+    assert torch.load(path, weights_only=True)["global_step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]  # no temporary file left
