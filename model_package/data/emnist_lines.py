@@ -122,8 +122,7 @@ class EMNISTLines(CachedSplitsDataModule):
         if not missing:
             return
         emnist = EMNIST(seed=self.seed)
-        emnist.prepare_data()
-        characters = emnist.split_arrays()
+        characters = emnist.split_arrays()  # downloads and converts EMNIST first if needed
         vocabulary = self.vocabulary
         for k, split in enumerate(SPLITS):
             if split not in missing:
