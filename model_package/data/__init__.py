@@ -15,6 +15,10 @@ _MODULES = {
     "EMNISTLines": "emnist_lines",
     "HandwritingFontLines": "handwriting_fonts",
     "HandwritingFontParagraphs": "handwriting_fonts",
+    "IAMLines": "iam_lines",
+    "IAMParagraphs": "iam_paragraphs",
+    "IAMSyntheticParagraphs": "iam_synthetic_paragraphs",
+    "IAMOriginalAndSyntheticParagraphs": "iam_synthetic_paragraphs",
 }
 __all__ = list(_MODULES)
 
@@ -23,6 +27,9 @@ if TYPE_CHECKING:
     from model_package.data.emnist import EMNIST
     from model_package.data.emnist_lines import EMNISTLines
     from model_package.data.handwriting_fonts import HandwritingFontLines, HandwritingFontParagraphs
+    from model_package.data.iam_lines import IAMLines
+    from model_package.data.iam_paragraphs import IAMParagraphs
+    from model_package.data.iam_synthetic_paragraphs import IAMOriginalAndSyntheticParagraphs, IAMSyntheticParagraphs
 
 
 def __getattr__(name: str):

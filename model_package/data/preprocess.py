@@ -55,6 +55,12 @@ def fit_to_canvas(ink: np.ndarray, height: int, width: int, margin: int = 0, lef
     return canvas
 
 
+def place_line(ink: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A line's ink (h, w) float, ink high -> cropped to the ink and placed as training lines are:
+    (height, width) float32, text between the margins, ``LEFT_MARGIN`` from the left."""
+    return fit_to_canvas(crop_to_ink(ink), height, width, margin=line_margin(height), left=LEFT_MARGIN)
+
+
 def to_model_input(image: Image.Image, height: int, width: int) -> np.ndarray:
     """Any PIL image of one line -> (height, width) float32 in [0, 1], ink high, ready for the model."""
-    return fit_to_canvas(crop_to_ink(ink_high(image)), height, width, margin=line_margin(height), left=LEFT_MARGIN)
+    return place_line(ink_high(image), height, width)
