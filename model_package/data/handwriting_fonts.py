@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import PIL
 from tqdm.auto import tqdm
 
 from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
@@ -51,6 +52,9 @@ class _RenderSpec:
     augmentation: Augmentation | None  # None: clean rendering
     text_digest: str  # of the sentences the text is drawn from
     version: int = field(default=_FORMAT_VERSION)
+    # Pillow versions rasterise and resample a few pixels one grey level apart (12.3 vs 13.0):
+    # sets rendered by different versions get different keys rather than being mixed.
+    pillow: str = field(default=PIL.__version__)
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
