@@ -124,7 +124,8 @@ def _decisive(model: ResNetTransformer) -> ResNetTransformer:
         for p in model.decoder.parameters():
             if p.dim() > 1:
                 p.normal_(0, 2.0 / p.shape[-1] ** 0.5)
-        model.decoder.position_embedding.weight.normal_(0, 1.0)
+        if isinstance(model.decoder.position_embedding, torch.nn.Embedding):  # sinusoids stay fixed
+            model.decoder.position_embedding.weight.normal_(0, 1.0)
         model.decoder.token_embedding.weight.normal_(0, 1.0)
         model.enc_proj.weight.mul_(20)
     return model.eval()
@@ -161,3 +162,42 @@ def test_model_scripts_and_the_script_decodes_alike():
     scripted = torch.jit.script(model)
     x = torch.rand(3, 1, 32, 256) * torch.tensor([0.2, 0.6, 1.0])[:, None, None, None]
     assert torch.equal(scripted.predict(x), model.predict(x))
+
+
+@pytest.mark.parametrize("encoder", ["resnet", "resnet18"])
+@pytest.mark.parametrize("pos_embedding", ["learned", "sinusoidal"])
+def test_encoder_and_position_switches(encoder, pos_embedding):
+    torch.manual_seed(0)
+    model = ResNetTransformer(
+        (1, 64, 96), 83, 10, 1, 2, 3, with_enc_pos=True, encoder=encoder, pos_embedding=pos_embedding, tf_dim=32, tf_fc_dim=32
+    )
+    x = torch.rand(2, 1, 64, 96)
+    grid = (2, 3) if encoder == "resnet18" else (8, 12)  # resnet18: /32; the default custom ResNet: /8
+    assert (model.enc_height, model.enc_width) == grid
+    assert model.encode(x).shape == (2, grid[0] * grid[1], 32)
+    assert model(x, torch.randint(0, 83, (2, 9))).shape == (2, 9, 83)
+    learned = {name for name, _ in model.named_parameters() if "position" in name or "enc_pos" in name}
+    if pos_embedding == "learned":
+        assert learned == {"decoder.position_embedding.weight", "enc_pos.rows.weight", "enc_pos.cols.weight"}
+    else:
+        assert not learned and "decoder.position_embedding.weight" not in model.state_dict()  # fixed, recomputed
+    _decisive(model)
+    assert torch.equal(model.predict(x), model.predict(x, use_cache=False))
+    assert torch.equal(torch.jit.script(model).predict(x), model.predict(x))
+
+
+def test_sinusoids_are_the_transformer_encodings():
+    from model_package.models.resnet_transformer import SinusoidalPositions2D
+    from model_package.models.transformer import sinusoids
+
+    table = sinusoids(50, 16)
+    assert torch.allclose(table[:, 0], torch.sin(torch.arange(50.0)))  # wavelength 2 pi on channel 0
+    assert torch.allclose(table[:, 1], torch.cos(torch.arange(50.0)))
+    assert torch.allclose(table[3, 14], torch.sin(torch.tensor(3.0) / 10000 ** (14 / 16)))
+    grid = SinusoidalPositions2D(16, 4, 5).table  # (D, H', W')
+    assert torch.equal(grid[:8, 2, :], sinusoids(4, 8)[2][:, None].expand(8, 5))  # rows in the first half
+    assert torch.equal(grid[8:, :, 3], sinusoids(5, 8)[3][:, None].expand(8, 4))  # columns in the second
+    with pytest.raises(ValueError, match="pos_embedding"):
+        ResNetTransformer((1, 32, 64), 83, 10, 1, 2, 3, pos_embedding="rotary")
+    with pytest.raises(ValueError, match="encoder"):
+        ResNetTransformer((1, 32, 64), 83, 10, 1, 2, 3, encoder="vgg")

@@ -24,7 +24,9 @@ class LitTransformer(L.LightningModule):
 
     Loss: cross-entropy of the next token. By default the padding after ``<E>`` counts too (the
     model learns to keep emitting ``<P>``, which trained better than FSDL's choice);
-    ``ignore_pad_in_loss=True`` restores FSDL's ``ignore_index=<P>``. ``compile=True`` runs the
+    ``ignore_pad_in_loss=True`` restores FSDL's ``ignore_index=<P>``. ``encoder="resnet18"``
+    swaps the custom ResNet for torchvision's resnet18 trunk; ``pos_embedding="sinusoidal"``
+    swaps the learned positions for fixed ones (both one YAML key, for the ablations). ``compile=True`` runs the
     training forward through ``torch.compile``.
     """
 
@@ -40,6 +42,8 @@ class LitTransformer(L.LightningModule):
         tf_num_layers: int = 4,
         tf_dropout: float = 0.0,
         with_enc_pos: bool = False,
+        encoder: Literal["resnet", "resnet18"] = "resnet",
+        pos_embedding: Literal["learned", "sinusoidal"] = "learned",
         ignore_pad_in_loss: bool = False,
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
@@ -63,6 +67,8 @@ class LitTransformer(L.LightningModule):
             tf_num_layers=tf_num_layers,
             tf_dropout=tf_dropout,
             with_enc_pos=with_enc_pos,
+            encoder=encoder,
+            pos_embedding=pos_embedding,
         )
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from model_package.models.resnet import ResNet, ResNetConfig
-from model_package.models.transformer import TransformerDecoder
+from model_package.models.resnet18 import ResNet18Trunk
+from model_package.models.transformer import TransformerDecoder, sinusoids
 
 
 class PositionalEmbedding2D(nn.Module):
@@ -25,6 +26,23 @@ class PositionalEmbedding2D(nn.Module):
         rows = self.rows(torch.arange(h, device=x.device))  # (H', D)
         cols = self.cols(torch.arange(w, device=x.device))  # (W', D)
         return x + (rows[:, None, :] + cols[None, :, :]).permute(2, 0, 1)
+
+
+class SinusoidalPositions2D(nn.Module):
+    """Fixed 2-D positions for the encoder grid: half the channels encode the row, half the
+    column, each with the 1-D sinusoids of the decoder (FSDL's PositionalEncodingImage)."""
+
+    def __init__(self, dim: int, height: int, width: int):
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"sinusoidal 2-D positions need an even tf_dim, got {dim}")
+        rows = sinusoids(height, dim // 2)[:, None, :].expand(height, width, dim // 2)  # (H', W', D/2)
+        cols = sinusoids(width, dim // 2)[None, :, :].expand(height, width, dim // 2)  # (H', W', D/2)
+        self.register_buffer("table", torch.cat([rows, cols], -1).permute(2, 0, 1).contiguous(), persistent=False)  # (D, H', W')
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, D, H', W') -> same shape
+        return x + self.table[:, : x.shape[2], : x.shape[3]]
 
 
 class ResNetTransformer(nn.Module):
@@ -48,20 +66,35 @@ class ResNetTransformer(nn.Module):
         tf_num_layers: int = 4,
         tf_dropout: float = 0.0,
         with_enc_pos: bool = False,
+        encoder: str = "resnet",
+        pos_embedding: str = "learned",
     ):
+        """``encoder``: "resnet" (the custom ResNet set by ``resnet``) or "resnet18" (torchvision's
+        trunk, FSDL's choice; ``resnet`` is then unused). ``pos_embedding``: "learned" or
+        "sinusoidal" positions, 2-D on the encoder grid (when ``with_enc_pos``) and 1-D in the decoder."""
         super().__init__()
         resnet = resnet or ResNetConfig()
         channels, height, width = input_dims
-        if resnet.in_channels[0] != channels:
-            raise ValueError(f"resnet.in_channels[0]={resnet.in_channels[0]} but the images have {channels} channel(s)")
         self.input_dims = tuple(input_dims)
         self.max_seq_length = max_seq_length
         self.start_index, self.end_index, self.pad_index = start_index, end_index, pad_index
 
-        self.encoder = ResNet(resnet)
+        if encoder == "resnet":
+            if resnet.in_channels[0] != channels:
+                raise ValueError(f"resnet.in_channels[0]={resnet.in_channels[0]} but the images have {channels} channel(s)")
+            self.encoder = ResNet(resnet)
+        elif encoder == "resnet18":
+            self.encoder = ResNet18Trunk(channels)
+        else:
+            raise ValueError(f"encoder must be 'resnet' or 'resnet18', got {encoder!r}")
+        if pos_embedding not in ("learned", "sinusoidal"):
+            raise ValueError(f"pos_embedding must be 'learned' or 'sinusoidal', got {pos_embedding!r}")
         self.enc_height, self.enc_width = self.encoder.output_size(height, width)
         self.enc_proj = nn.Conv2d(self.encoder.out_channels, tf_dim, kernel_size=1)  # C' -> D
-        self.enc_pos = PositionalEmbedding2D(tf_dim, self.enc_height, self.enc_width) if with_enc_pos else None
+        self.enc_pos: nn.Module | None = None
+        if with_enc_pos:
+            positions = PositionalEmbedding2D if pos_embedding == "learned" else SinusoidalPositions2D
+            self.enc_pos = positions(tf_dim, self.enc_height, self.enc_width)
         self.decoder = TransformerDecoder(
             num_classes=num_classes,
             max_seq_length=max_seq_length,
@@ -70,6 +103,7 @@ class ResNetTransformer(nn.Module):
             num_heads=tf_nhead,
             num_layers=tf_num_layers,
             dropout=tf_dropout,
+            pos_embedding=pos_embedding,
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""A pre-norm Transformer decoder with learned (GPT-2 style) positional embeddings.
+"""A pre-norm Transformer decoder with learned (GPT-2 style) or fixed sinusoidal positional embeddings.
 
 Attention is written on ``F.scaled_dot_product_attention`` rather than taken from
 ``nn.TransformerDecoderLayer`` so that the projected keys and values are at hand for
@@ -6,6 +6,8 @@ incremental (cached) decoding.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -93,6 +95,29 @@ class DecoderLayer(nn.Module):
         return x + self.drop(self.ff(self.norm_ff(x)))
 
 
+def sinusoids(length: int, dim: int) -> torch.Tensor:
+    """(length, dim) fixed positional encodings of "Attention is all you need": sin on even
+    channels, cos on odd ones, wavelengths from 2 pi to 10000 * 2 pi."""
+    positions = torch.arange(length, dtype=torch.float32)[:, None]  # (L, 1)
+    rates = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (ceil(D/2),)
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(positions * rates)
+    table[:, 1::2] = torch.cos(positions * rates[: dim // 2])
+    return table
+
+
+class SinusoidalPositions(nn.Module):
+    """Fixed 1-D positions with the interface of ``nn.Embedding`` (call with indices, or read
+    ``.weight[t]``); nothing to learn, and not saved in checkpoints (recomputed)."""
+
+    def __init__(self, length: int, dim: int):
+        super().__init__()
+        self.register_buffer("weight", sinusoids(length, dim), persistent=False)  # (L, D)
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        return self.weight[positions]
+
+
 class TransformerDecoder(nn.Module):
     """Token ids (B, T) and memory (B, S, D) -> logits (B, T, num_classes), causally masked."""
 
@@ -105,17 +130,25 @@ class TransformerDecoder(nn.Module):
         num_heads: int,
         num_layers: int,
         dropout: float = 0.0,
+        pos_embedding: str = "learned",
     ):
+        """``pos_embedding``: "learned" (an ``nn.Embedding``, as in GPT-2) or "sinusoidal" (fixed)."""
         super().__init__()
         self.max_seq_length = max_seq_length
         self.token_embedding = nn.Embedding(num_classes, dim)
-        self.position_embedding = nn.Embedding(max_seq_length, dim)  # learned, as in GPT-2
+        if pos_embedding == "learned":
+            self.position_embedding = nn.Embedding(max_seq_length, dim)
+        elif pos_embedding == "sinusoidal":
+            self.position_embedding = SinusoidalPositions(max_seq_length, dim)
+        else:
+            raise ValueError(f"pos_embedding must be 'learned' or 'sinusoidal', got {pos_embedding!r}")
         self.drop = nn.Dropout(dropout)
         self.layers = nn.ModuleList([DecoderLayer(dim, num_heads, fc_dim, dropout) for _ in range(num_layers)])
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
         nn.init.normal_(self.token_embedding.weight, std=0.02)
-        nn.init.normal_(self.position_embedding.weight, std=0.02)
+        if pos_embedding == "learned":  # (after the layers, so a seed gives the weights it always gave)
+            nn.init.normal_(self.position_embedding.weight, std=0.02)
 
     def forward(self, tokens: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         t = tokens.shape[1]
