@@ -23,8 +23,9 @@ def run_cli(*args, cwd, data_dir, timeout=300):
 def build(run_experiment, *args):
     """Parse and instantiate without running (LightningCLI run=False)."""
     return run_experiment.TextRecognizerCLI(
-        run_experiment.LitTransformer,
+        run_experiment.BaseLitModel,
         run_experiment.BaseDataModule,
+        subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_callback=None,
         run=False,
@@ -114,7 +115,8 @@ def test_short_fit_saves_config_checkpoints_and_wandb_run(tmp_path, data_dir):
     run_dirs = [p for p in (tmp_path / "runs" / "quickstart").iterdir() if p.is_dir()]
     assert len(run_dirs) == 1
     config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
-    assert config["model"]["input_dims"] == [1, 32, 512]  # the linked value, resolved
+    assert config["model"]["class_path"] == "model_package.lit_models.LitTransformer"
+    assert config["model"]["init_args"]["input_dims"] == [1, 32, 512]  # the linked value, resolved
     assert config["data"]["class_path"].endswith("HandwritingFontLines")
     checkpoints = sorted(p.name for p in (run_dirs[0] / "checkpoints").iterdir())
     assert "last.ckpt" in checkpoints and any(name.startswith("epoch=") and "cer=" in name for name in checkpoints)

@@ -33,7 +33,7 @@ from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from model_package.data import *  # noqa: E402,F403  (imports every data module, so --data=ClassName finds it)
 from model_package.data import BaseDataModule  # noqa: E402
 from model_package.data.io import atomic_path  # noqa: E402
-from model_package.lit_models import LitTransformer, PredictionTable  # noqa: E402
+from model_package.lit_models import BaseLitModel, PredictionTable  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 LINKED_FROM_DATA = ("input_dims", "max_seq_length", "idx_to_char")  # data module attribute -> model argument
@@ -123,7 +123,7 @@ class SaveAndLogConfig(SaveConfigCallback):
         config.pop("config", None)  # the paths of the config files, not settings
         for attribute in LINKED_FROM_DATA:  # linked on instantiation, so absent from the parsed config
             value = pl_module.hparams[attribute]
-            config["model"][attribute] = list(value) if isinstance(value, (tuple, list)) else value
+            config["model"]["init_args"][attribute] = list(value) if isinstance(value, (tuple, list)) else value
         return config
 
 
@@ -173,8 +173,11 @@ class TextRecognizerCLI(LightningCLI):
                 }
             }
         )
+        # The LightningModule: LitTransformer unless the config or --model names another
+        # (LitCTC, LitClassifier); its arguments may be given flat, without class_path/init_args.
+        parser.set_defaults({"model": {"class_path": "model_package.lit_models.LitTransformer"}})
         for attribute in LINKED_FROM_DATA:
-            parser.link_arguments(f"data.{attribute}", f"model.{attribute}", apply_on="instantiate")
+            parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
 
 
 def main(args: list[str] | None = None) -> TextRecognizerCLI:
@@ -184,8 +187,9 @@ def main(args: list[str] | None = None) -> TextRecognizerCLI:
     else:
         args = resolve_config_names(args)
     return TextRecognizerCLI(
-        LitTransformer,
+        BaseLitModel,
         BaseDataModule,
+        subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_callback=SaveAndLogConfig,
         args=args,

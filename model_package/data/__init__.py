@@ -13,6 +13,7 @@ _MODULES = {
     "BaseDataModule": "base_data_module",
     "EMNIST": "emnist",
     "EMNISTLines": "emnist_lines",
+    "FakeImageData": "fake_images",
     "HandwritingFontLines": "handwriting_fonts",
     "HandwritingFontParagraphs": "handwriting_fonts",
     "IAMLines": "iam_lines",
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from model_package.data.base_data_module import BaseDataModule
     from model_package.data.emnist import EMNIST
     from model_package.data.emnist_lines import EMNISTLines
+    from model_package.data.fake_images import FakeImageData
     from model_package.data.handwriting_fonts import HandwritingFontLines, HandwritingFontParagraphs
     from model_package.data.iam_lines import IAMLines
     from model_package.data.iam_paragraphs import IAMParagraphs

@@ -1,6 +1,9 @@
-"""LightningModules and callbacks."""
+"""LightningModules and callbacks: ``--model=LitTransformer`` (the default), ``LitCTC`` or ``LitClassifier``."""
 
+from model_package.lit_models.base import BaseLitModel
 from model_package.lit_models.callbacks import PredictionTable
+from model_package.lit_models.classifier import LitClassifier
+from model_package.lit_models.ctc import LitCTC
 from model_package.lit_models.transformer import LitTransformer
 
-__all__ = ["LitTransformer", "PredictionTable"]
+__all__ = ["BaseLitModel", "LitClassifier", "LitCTC", "LitTransformer", "PredictionTable"]

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torchmetrics.text import CharErrorRate
 
-from model_package.metadata.vocabulary import Vocabulary
+from model_package.lit_models.base import BaseLitModel
 from model_package.models.resnet import ResNetConfig
 from model_package.models.resnet_transformer import ResNetTransformer
 
 
-class LitTransformer(L.LightningModule):
+class LitTransformer(BaseLitModel):
     """ResNet + Transformer recogniser.
 
     ``input_dims``, ``max_seq_length`` and ``idx_to_char`` come from the data module (the CLI
@@ -25,7 +24,8 @@ class LitTransformer(L.LightningModule):
     Loss: cross-entropy of the next token. By default the padding after ``<E>`` counts too (the
     model learns to keep emitting ``<P>``, which trained better than FSDL's choice);
     ``ignore_pad_in_loss=True`` restores FSDL's ``ignore_index=<P>``. ``encoder="resnet18"``
-    swaps the custom ResNet for torchvision's resnet18 trunk; ``pos_embedding="sinusoidal"``
+    swaps the custom ResNet for torchvision's resnet18 trunk and ``encoder="line_cnn"`` for FSDL's
+    sliding-window LineCNN (LineCNNTransformer); ``pos_embedding="sinusoidal"``
     swaps the learned positions for fixed ones (both one YAML key, for the ablations). ``compile=True`` runs the
     training forward through ``torch.compile``.
     """
@@ -42,7 +42,7 @@ class LitTransformer(L.LightningModule):
         tf_num_layers: int = 4,
         tf_dropout: float = 0.0,
         with_enc_pos: bool = False,
-        encoder: Literal["resnet", "resnet18"] = "resnet",
+        encoder: Literal["resnet", "resnet18", "line_cnn"] = "resnet",
         pos_embedding: Literal["learned", "sinusoidal"] = "learned",
         ignore_pad_in_loss: bool = False,
         optimizer: OptimizerCallable = torch.optim.Adam,
@@ -50,9 +50,8 @@ class LitTransformer(L.LightningModule):
         lr_scheduler_interval: Literal["step", "epoch"] = "step",
         compile: bool = False,
     ):
-        super().__init__()
+        super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval)
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
-        self.vocabulary = Vocabulary(idx_to_char)
         self.model = ResNetTransformer(
             input_dims=tuple(input_dims),
             num_classes=len(self.vocabulary),
@@ -70,14 +69,13 @@ class LitTransformer(L.LightningModule):
             encoder=encoder,
             pos_embedding=pos_embedding,
         )
-        self.optimizer = optimizer
-        self.lr_scheduler = lr_scheduler
         self.ignore_index = self.vocabulary.pad_index if ignore_pad_in_loss else -100
         # torch.compile of the teacher-forced forward (opt-in). Kept out of the module tree, so
         # checkpoints hold the plain model's weights under the same names either way.
         self.__dict__["_train_forward"] = torch.compile(self.model) if compile else self.model
         self.val_cer = CharErrorRate()
         self.test_cer = CharErrorRate()
+        self.metrics = {"validation": self.val_cer, "test": self.test_cer}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) -> greedy token ids (B, max_seq_length)."""
@@ -88,40 +86,12 @@ class LitTransformer(L.LightningModule):
         logits = self._train_forward(x, y[:, :-1])  # (B, L-1, C)
         return F.cross_entropy(logits.transpose(1, 2), y[:, 1:], ignore_index=self.ignore_index)
 
-    def texts(self, ids: torch.Tensor) -> list[str]:
-        return self.vocabulary.decode_batch(ids.tolist())
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = self.loss(x, y)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, sync_dist=True, batch_size=len(x))
-        return loss
-
-    def _evaluate(self, batch, split: str, cer: CharErrorRate) -> dict:
-        x, y = batch
-        loss = self.loss(x, y)
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, metric: CharErrorRate, split: str) -> dict:
         preds, targets = self.texts(self.model.predict(x)), self.texts(y)
-        cer(preds, targets)
-        self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(x))
-        self.log(f"{split}/cer", cer, prog_bar=True, batch_size=len(x))
-        return {"loss": loss, "preds": preds, "targets": targets}
-
-    def validation_step(self, batch, batch_idx):
-        return self._evaluate(batch, "validation", self.val_cer)
-
-    def test_step(self, batch, batch_idx):
-        return self._evaluate(batch, "test", self.test_cer)
+        metric(preds, targets)
+        self.log(f"{split}/cer", metric, prog_bar=True, batch_size=len(x))
+        return {"preds": preds, "targets": targets}
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> list[str]:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         return self.texts(self.model.predict(x))
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer(self.parameters())
-        if self.lr_scheduler is None:
-            return optimizer
-        scheduler = self.lr_scheduler(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.lr_scheduler_interval, "monitor": "validation/loss"},
-        }

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from model_package.models.resnet import ResNet, ResNetConfig
+from model_package.models.line_cnn import LineCNNEncoder
 from model_package.models.resnet18 import ResNet18Trunk
 from model_package.models.transformer import TransformerDecoder, sinusoids
 
@@ -69,8 +70,9 @@ class ResNetTransformer(nn.Module):
         encoder: str = "resnet",
         pos_embedding: str = "learned",
     ):
-        """``encoder``: "resnet" (the custom ResNet set by ``resnet``) or "resnet18" (torchvision's
-        trunk, FSDL's choice; ``resnet`` is then unused). ``pos_embedding``: "learned" or
+        """``encoder``: "resnet" (the custom ResNet set by ``resnet``), "resnet18" (torchvision's
+        trunk, FSDL's choice) or "line_cnn" (FSDL's sliding-window LineCNN: LineCNNTransformer);
+        ``resnet`` is used by the first only. ``pos_embedding``: "learned" or
         "sinusoidal" positions, 2-D on the encoder grid (when ``with_enc_pos``) and 1-D in the decoder."""
         super().__init__()
         resnet = resnet or ResNetConfig()
@@ -85,8 +87,10 @@ class ResNetTransformer(nn.Module):
             self.encoder = ResNet(resnet)
         elif encoder == "resnet18":
             self.encoder = ResNet18Trunk(channels)
+        elif encoder == "line_cnn":
+            self.encoder = LineCNNEncoder(input_dims)
         else:
-            raise ValueError(f"encoder must be 'resnet' or 'resnet18', got {encoder!r}")
+            raise ValueError(f"encoder must be 'resnet', 'resnet18' or 'line_cnn', got {encoder!r}")
         if pos_embedding not in ("learned", "sinusoidal"):
             raise ValueError(f"pos_embedding must be 'learned' or 'sinusoidal', got {pos_embedding!r}")
         self.enc_height, self.enc_width = self.encoder.output_size(height, width)

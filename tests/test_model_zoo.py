@@ -1,0 +1,153 @@
+"""FSDL's model zoo: shapes, CTC decoding, and a batch each model must memorise."""
+
+import functools
+
+import pytest
+import torch
+from torchmetrics.functional.text import char_error_rate
+
+from model_package.data import FakeImageData, HandwritingFontLines
+from model_package.lit_models import LitClassifier, LitCTC, LitTransformer
+from model_package.lit_models.ctc import ctc_greedy_decode
+from model_package.metadata.vocabulary import LINE_VOCABULARY
+from model_package.models import CNN, MLP, LineCNN, LineCNNSimple, LineCNNTransformer
+
+C = len(LINE_VOCABULARY)
+
+
+def test_classifier_shapes():
+    x = torch.rand(5, 1, 28, 28)
+    assert MLP((1, 28, 28), C)(x).shape == (5, C)
+    assert CNN((1, 28, 28), C)(x).shape == (5, C)
+
+
+def test_line_model_shapes():
+    x = torch.rand(3, 1, 28, 112)
+    simple = LineCNNSimple((1, 28, 112), C)  # four 28-px windows
+    assert simple.num_windows == 4 and simple(x).shape == (3, C, 4)
+    overlapping = LineCNNSimple((1, 28, 112), C, window_width=28, window_stride=14)
+    assert overlapping(x).shape == (3, C, 7)
+    line = LineCNN((1, 32, 128), C)  # /8 -> 16 columns, 2-column windows every column -> 15
+    assert line.num_windows == 15 and line(torch.rand(3, 1, 32, 128)).shape == (3, C, 15)
+    emnist_lines = LineCNN((1, 28, 896), C, window_width=16, window_stride=8)  # 28 rows -> 4 after /8
+    assert emnist_lines(torch.rand(1, 1, 28, 896)).shape == (1, C, 111)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        LineCNN((1, 32, 128), C, window_width=12)
+
+
+def test_line_cnn_simple_classifies_each_window_alone():
+    torch.manual_seed(0)
+    model = LineCNNSimple((1, 28, 84), C).eval()
+    x = torch.rand(2, 1, 28, 84)
+    y = x.clone()
+    y[..., 28:56] = 0  # change the middle window only
+    a, b = model(x), model(y)
+    assert torch.allclose(a[..., 0], b[..., 0]) and torch.allclose(a[..., 2], b[..., 2])
+    assert not torch.allclose(a[..., 1], b[..., 1])
+    assert torch.allclose(a[0, :, 1], model.cnn(x[:1, :, :, 28:56])[0])
+
+
+def test_line_cnn_transformer_shapes_decoding_and_script():
+    torch.manual_seed(0)
+    model = LineCNNTransformer((1, 32, 128), C, 10, 1, 2, 3, tf_dim=32, tf_fc_dim=32, tf_num_layers=1).eval()
+    assert (model.enc_height, model.enc_width) == (1, 15)
+    x = torch.rand(2, 1, 32, 128)
+    assert model.encode(x).shape == (2, 15, 32)
+    assert model(x, torch.randint(0, C, (2, 9))).shape == (2, 9, C)
+    assert torch.equal(model.predict(x), model.predict(x, use_cache=False))
+    assert torch.equal(torch.jit.script(model).predict(x), model.predict(x))
+
+
+def _logits(path, classes=6):
+    """(1, classes, S) logits whose argmax at each step is ``path``."""
+    logits = torch.zeros(1, classes, len(path))
+    logits[0, path, torch.arange(len(path))] = 5.0
+    return logits
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ([4, 4, 0, 4, 5, 5, 0, 0, 4], [4, 4, 5, 4]),  # repeats collapse; a blank separates a double letter
+        ([0, 0, 0], []),  # only blanks
+        ([5, 5, 5, 5], [5]),
+        ([4, 0, 4, 0, 4], [4, 4, 4]),
+        ([5, 4, 5, 4], [5, 4, 5, 4]),
+    ],
+)
+def test_ctc_greedy_decoding(path, expected):
+    assert ctc_greedy_decode(_logits(path), blank=0) == [expected]
+
+
+def test_ctc_decoding_of_a_batch_and_targets():
+    logits = torch.cat([_logits([4, 4, 0, 5]), _logits([0, 5, 5, 0])])
+    assert ctc_greedy_decode(logits, blank=0) == [[4, 5], [5]]
+    lit = LitCTC(LINE_VOCABULARY, (1, 32, 128), 6)
+    v = lit.vocabulary
+    y = torch.tensor([v.encode("ab", 6), v.encode("c", 6)])
+    targets, lengths = lit.targets(y)
+    assert targets.tolist() == [v.char_to_idx[c] for c in "abc"] and lengths.tolist() == [2, 1]
+
+
+# ------------------------------------------------------------------ memorise one batch
+
+
+def _memorise(lit, x, read, target, max_steps, lr=2e-3):
+    """Train ``lit`` on (x, y) until ``read()`` equals ``target`` (checked every 10 steps); the steps taken."""
+    optimizer = torch.optim.Adam(lit.parameters(), lr=lr)
+    for step in range(1, max_steps + 1):
+        lit.train()
+        optimizer.zero_grad()
+        lit.loss(*x).backward()
+        optimizer.step()
+        if step % 10 == 0:
+            lit.eval()
+            with torch.no_grad():
+                if read() == target:
+                    return step
+    lit.eval()
+    with torch.no_grad():
+        got = read()
+    raise AssertionError(f"not memorised in {max_steps} steps: {list(zip(got, target))[:4]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", [MLP, CNN])
+def test_classifiers_memorise_a_batch(network):
+    torch.manual_seed(0)
+    dm = FakeImageData(num_train=32, input_dims=(1, 28, 28), max_length=1)
+    dm.setup()
+    x, y = next(iter(torch.utils.data.DataLoader(dm.data_train, batch_size=32)))
+    lit = LitClassifier(dm.idx_to_char, dm.input_dims, network=network)
+    _memorise(lit, (x, y), lambda: lit(x).argmax(-1).tolist(), y.tolist(), max_steps=300, lr=1e-3)
+    assert (lit(x).argmax(-1) == y).float().mean() == 1.0  # accuracy 1.0
+
+
+@pytest.fixture(scope="module")
+def short_lines(data_dir):
+    """16 rendered lines of up to 8 characters, 48 x 384 (letters about 18 px wide)."""
+    dm = HandwritingFontLines(num_train=16, num_val=4, num_test=4, batch_size=16, max_length=8, line_height=48, line_width=384, seed=1)
+    dm.prepare_data()
+    dm.setup()
+    return dm, next(iter(torch.utils.data.DataLoader(dm.data_train, batch_size=16)))
+
+
+@pytest.mark.slow
+def test_line_cnn_memorises_a_batch_with_ctc(short_lines):
+    torch.manual_seed(0)
+    dm, (x, y) = short_lines
+    lit = LitCTC(dm.idx_to_char, dm.input_dims, dm.max_seq_length, network=functools.partial(LineCNN, conv_dim=16, fc_dim=128))
+    texts = lit.texts(y)
+    _memorise(lit, (x, y), lambda: lit.decode(x), texts, max_steps=800, lr=3e-3)
+    assert char_error_rate(lit.decode(x), texts) == 0.0
+
+
+@pytest.mark.slow
+def test_line_cnn_transformer_memorises_a_batch(short_lines):
+    torch.manual_seed(0)
+    dm, (x, y) = short_lines
+    lit = LitTransformer(dm.idx_to_char, dm.input_dims, dm.max_seq_length, encoder="line_cnn", tf_dim=64, tf_fc_dim=128, tf_num_layers=2)
+    assert isinstance(lit.model.encoder.features.convs, torch.nn.Sequential)
+    texts = lit.texts(y)
+    _memorise(lit, (x, y), lambda: lit.texts(lit.model.predict(x)), texts, max_steps=600)
+    assert char_error_rate(lit.texts(lit(x)), texts) == 0.0
