@@ -369,11 +369,20 @@ class IAM:
                 out[form_id] = form
         return out
 
+    def forms_of(self, split: str) -> list[Form]:
+        """The cleaned forms of ``split`` (those cleaning did not leave out)."""
+        return [self.forms[i] for i in self.form_ids(split) if i in self.forms]
+
     def load_ink(self, form_id: str) -> np.ndarray:
         """The form's JPEG as (H, W) float32, ink high (see :func:`.preprocess.ink_high`)."""
-        from PIL import Image
+        return load_form_ink(self.form_image_path(form_id))
 
-        from model_package.data.preprocess import ink_high
 
-        with Image.open(self.form_image_path(form_id)) as image:
-            return ink_high(image)
+def load_form_ink(path: str | os.PathLike) -> np.ndarray:
+    """A form's JPEG as (H, W) float32, ink high; a function, so worker processes can call it."""
+    from PIL import Image
+
+    from model_package.data.preprocess import ink_high
+
+    with Image.open(path) as image:
+        return ink_high(image)

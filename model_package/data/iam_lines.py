@@ -15,14 +15,12 @@ import functools
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from model_package.data.augment import line_augmentation
 from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
-from model_package.data.iam import IAM, Form
+from model_package.data.iam import IAM, Form, load_form_ink
 from model_package.data.iam_crops import cache_key, encode_fitting, line_image, map_forms
 from model_package.data.paths import processed_dir
-from model_package.data.preprocess import ink_high
 from model_package.metadata import iam as metadata
 from model_package.metadata.vocabulary import LINE_VOCABULARY
 
@@ -30,8 +28,7 @@ _FORMAT_VERSION = 1
 
 
 def _form_lines(form: Form, forms_dir: Path, height: int, width: int) -> tuple[list[np.ndarray], list[str]]:
-    with Image.open(forms_dir / f"{form.id}.jpg") as image:
-        ink = ink_high(image)
+    ink = load_form_ink(forms_dir / f"{form.id}.jpg")
     return [line_image(ink, line.region, height, width) for line in form.lines], [line.text for line in form.lines]
 
 
@@ -71,7 +68,7 @@ class IAMLines(CachedSplitsDataModule):
         self.iam.prepare_data()
         forms_dir = self.iam.root / metadata.FORMS_DIRNAME
         for split in missing:
-            forms = [self.iam.forms[i] for i in self.iam.form_ids(split) if i in self.iam.forms]
+            forms = self.iam.forms_of(split)
             fn = functools.partial(_form_lines, forms_dir=forms_dir, height=self.line_height, width=self.line_width)
             results = map_forms(fn, forms, desc=f"IAM lines ({split})")
             images = [image for images, _ in results for image in images]

@@ -18,14 +18,12 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from PIL import Image
 
 from model_package.data.augment import paragraph_augmentation
 from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
-from model_package.data.iam import IAM, Form
+from model_package.data.iam import IAM, Form, load_form_ink
 from model_package.data.iam_crops import cache_key, crop, encode_fitting, map_forms, paragraph_scale, resize
 from model_package.data.paths import processed_dir
-from model_package.data.preprocess import ink_high
 from model_package.metadata import iam as metadata
 from model_package.metadata.vocabulary import PARAGRAPH_VOCABULARY
 
@@ -37,8 +35,7 @@ def _form_paragraph(form: Form, forms_dir: Path, height: int, width: int, line_p
 
     A line piece is the line's region at the paragraph's scale, top-aligned in a (slot, width)
     array, with its height and width (a piece wider than ``width`` is left out)."""
-    with Image.open(forms_dir / f"{form.id}.jpg") as image:
-        ink = ink_high(image)
+    ink = load_form_ink(forms_dir / f"{form.id}.jpg")
     scale = paragraph_scale(form, line_pitch)
     paragraph = None
     if form.paragraph_complete:
@@ -120,7 +117,7 @@ class IAMParagraphs(CachedSplitsDataModule):
             slot=self.line_slot,
         )
         for split in missing:
-            forms = [self.iam.forms[i] for i in self.iam.form_ids(split) if i in self.iam.forms]
+            forms = self.iam.forms_of(split)
             results = map_forms(fn, forms, desc=f"IAM paragraphs ({split})")
             fitting = [(p, t) for p, t, _ in results if p is not None]
             incomplete = sum(not form.paragraph_complete for form in forms)
