@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
 
 
 @dataclass
@@ -68,3 +74,18 @@ class FileServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@contextmanager
+def served_data(root: Path, archives: dict[str, tuple[str, bytes]]) -> Iterator[tuple[FileServer, pytest.MonkeyPatch]]:
+    """Point the data root at ``root`` and serve each archive from a loopback server:
+    ``archives = {"IAM": ("/iam/iamdb.zip", data)}`` sets ``MODEL_PACKAGE_IAM_URL`` and
+    ``MODEL_PACKAGE_IAM_SHA256``, so the data modules download it through their real path.
+    The environment is restored on exit."""
+    with FileServer() as server, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODEL_PACKAGE_DATA_DIR", str(root))
+        for name, (path, body) in archives.items():
+            server.routes[path] = Route(body)
+            mp.setenv(f"MODEL_PACKAGE_{name}_URL", server.url(path))
+            mp.setenv(f"MODEL_PACKAGE_{name}_SHA256", hashlib.sha256(body).hexdigest())
+        yield server, mp

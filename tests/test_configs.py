@@ -10,6 +10,8 @@ OFFLINE = {"HandwritingFontLines", "HandwritingFontParagraphs", "FakeImageData"}
 MODULES = {  # config -> (LightningModule, network or encoder)
     "emnist_mlp": ("LitClassifier", "MLP"),
     "emnist_cnn": ("LitClassifier", "CNN"),
+    "fontchars_mlp": ("LitClassifier", "MLP"),
+    "fontchars_cnn": ("LitClassifier", "CNN"),
     "emnistlines_line_cnn_simple": ("LitCTC", "LineCNNSimple"),
     "emnistlines_line_cnn": ("LitCTC", "LineCNN"),
     "fontlines_line_cnn": ("LitCTC", "LineCNN"),

@@ -1,13 +1,12 @@
 """EMNIST and EMNISTLines through the real path: a matlab.zip in the real layout, served on 127.0.0.1."""
 
-import hashlib
 import warnings
 
 import numpy as np
 import pytest
 from brown_fixture import SENTENCES, write_brown
 from emnist_fixture import CLASSES, build_matlab_zip
-from servers import FileServer, Route
+from servers import served_data
 
 from model_package.data import EMNIST, EMNISTLines
 from model_package.data.emnist import balanced_indices, writer_split
@@ -23,11 +22,7 @@ def emnist_env(tmp_path_factory):
     """A data root of its own, EMNIST served from a loopback server, nltk's index on loopback too
     (nltk refuses to fetch from there, so no test ever reaches the internet)."""
     root = tmp_path_factory.mktemp("emnist-data")
-    with FileServer() as server, pytest.MonkeyPatch.context() as mp:
-        server.routes["/matlab.zip"] = Route(ARCHIVE)
-        mp.setenv("MODEL_PACKAGE_DATA_DIR", str(root))
-        mp.setenv("MODEL_PACKAGE_EMNIST_URL", server.url("/matlab.zip"))
-        mp.setenv("MODEL_PACKAGE_EMNIST_SHA256", hashlib.sha256(ARCHIVE).hexdigest())
+    with served_data(root, {"EMNIST": ("/matlab.zip", ARCHIVE)}) as (server, mp):
         mp.setenv("MODEL_PACKAGE_NLTK_INDEX_URL", server.url("/nltk/index.xml"))
         yield root, server
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from model_package.data import HandwritingFontLines, HandwritingFontParagraphs
+from model_package.data import HandwritingFontCharacters, HandwritingFontLines, HandwritingFontParagraphs
+from model_package.data.handwriting_fonts import EMNIST_CLASSES, character_image
 from model_package.data.fonts import FontError, installed_fonts
 from model_package.data.render import Augmentation, render_line
 from model_package.metadata import handwriting_fonts as meta
@@ -115,3 +116,27 @@ def test_paragraphs_stack_lines_with_newlines(data_dir):
         n = text.count("\n") + 1
         band_ink = [image[k * meta.LINE_HEIGHT : (k + 1) * meta.LINE_HEIGHT].max() > 128 for k in range(3)]
         assert band_ink == [k < n for k in range(3)]  # one line of ink per line of text, none below
+
+
+def test_characters_are_emnist_shaped_and_labelled(data_dir):
+    dm = HandwritingFontCharacters(num_train=120, num_val=20, num_test=20)
+    assert dm.input_dims == (1, 28, 28) and dm.output_dims == (1,) and dm.max_seq_length == 1
+    assert EMNIST_CLASSES == list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    dm.prepare_data()
+    dm.setup()
+    images, labels, texts = dm.load_split("train")
+    assert images.shape == (120, 28, 28) and labels.shape == (120, 1)
+    assert [dm.idx_to_char[i] for i in labels[:, 0]] == texts  # the token of the rendered class
+    assert set(texts) <= set(EMNIST_CLASSES) and len(set(texts)) > 40  # classes drawn evenly
+    x, y = dm.data_train[0]
+    assert x.shape == (1, 28, 28) and y.shape == (1,)
+    assert {s.fonts for s in dm.specs.values()} == {tuple(meta.TRAIN_FONTS), tuple(meta.VAL_FONTS), tuple(meta.TEST_FONTS)}
+
+
+def test_character_image_centres_the_ink_in_an_emnist_frame():
+    ink = np.zeros((64, 128), np.uint8)
+    ink[10:50, 90:100] = 255  # a tall bar far right
+    out = character_image(ink, Augmentation.none(), np.random.default_rng(0))
+    rows, cols = np.flatnonzero(out.max(1) > 128), np.flatnonzero(out.max(0) > 128)
+    assert (rows[0], rows[-1]) == (2, 25)  # fills 24 rows, 2 pixels of paper above and below
+    assert abs((cols[0] + cols[-1]) / 2 - 13.5) <= 1  # centred horizontally

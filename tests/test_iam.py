@@ -1,6 +1,5 @@
 """IAM through the real path: an iamdb.zip in the real layout, served on 127.0.0.1."""
 
-import hashlib
 import io
 import zipfile
 
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from iam_fixture import EXPECTED_SPLIT, FORMS, build_iamdb_zip
-from servers import FileServer, Route
+from servers import served_data
 
 from model_package.data import IAMLines, IAMOriginalAndSyntheticParagraphs, IAMParagraphs, IAMSyntheticParagraphs
 from model_package.data.iam import (
@@ -35,11 +34,7 @@ SPECS = {spec.id: spec for spec in FORMS}
 def iam_env(tmp_path_factory):
     """A data root of its own with iamdb.zip served from a loopback server."""
     root = tmp_path_factory.mktemp("iam-data")
-    with FileServer() as server, pytest.MonkeyPatch.context() as mp:
-        server.routes["/iam/iamdb.zip"] = Route(ARCHIVE)
-        mp.setenv("MODEL_PACKAGE_DATA_DIR", str(root))
-        mp.setenv("MODEL_PACKAGE_IAM_URL", server.url("/iam/iamdb.zip"))
-        mp.setenv("MODEL_PACKAGE_IAM_SHA256", hashlib.sha256(ARCHIVE).hexdigest())
+    with served_data(root, {"IAM": ("/iam/iamdb.zip", ARCHIVE)}) as (server, _):
         yield root, server
 
 

@@ -163,8 +163,8 @@ def test_line_cnn_simple_memorises_a_batch_with_ctc():
     network = functools.partial(LineCNNSimple, window_width=28, window_stride=14, conv_dim=32, fc_dim=128)
     lit = LitCTC(LINE_VOCABULARY, (1, 28, 224), 8, network=network)
     texts = lit.texts(y)
-    _memorise(lit, (x, y), lambda: lit.decode(x), texts, max_steps=600, lr=3e-3)
-    assert char_error_rate(lit.decode(x), texts) == 0.0
+    _memorise(lit, (x, y), lambda: lit.predict_texts(x), texts, max_steps=600, lr=3e-3)
+    assert char_error_rate(lit.predict_texts(x), texts) == 0.0
 
 
 @pytest.mark.slow
@@ -173,8 +173,8 @@ def test_line_cnn_memorises_a_batch_with_ctc(short_lines):
     dm, (x, y) = short_lines
     lit = LitCTC(dm.idx_to_char, dm.input_dims, dm.max_seq_length, network=functools.partial(LineCNN, conv_dim=16, fc_dim=128))
     texts = lit.texts(y)
-    _memorise(lit, (x, y), lambda: lit.decode(x), texts, max_steps=800, lr=3e-3)
-    assert char_error_rate(lit.decode(x), texts) == 0.0
+    _memorise(lit, (x, y), lambda: lit.predict_texts(x), texts, max_steps=800, lr=3e-3)
+    assert char_error_rate(lit.predict_texts(x), texts) == 0.0
 
 
 @pytest.mark.slow

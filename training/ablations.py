@@ -3,6 +3,9 @@
     python training/ablations.py sweep --steps 800 --seeds 0 1 2 --jobs 2 --out docs/ablations/results.jsonl
     python training/ablations.py table docs/ablations/results.jsonl
 
+Any other ``--key=value`` goes to ``run_experiment.py`` for every run (``--trainer.accelerator=gpu``,
+``--data.num_train=5000``) and is recorded with the results.
+
 Every run is ``fit --config quickstart`` (HandwritingFontLines, validation font kalam, test font
 indie-flower) with one change from the baseline (``VARIANTS``), the same number of steps (the
 one-cycle schedule squeezed into them), ``--seed_everything`` set per seed (initial weights,
@@ -37,7 +40,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def fit_args(variant: str, seed: int, steps: int, config: str = "quickstart") -> list[str]:
+def fit_args(variant: str, seed: int, steps: int, config: str = "quickstart", overrides: list[str] = ()) -> list[str]:
     """The ``run_experiment.py`` arguments of one ablation run."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
@@ -53,10 +56,11 @@ def fit_args(variant: str, seed: int, steps: int, config: str = "quickstart") ->
         f"--model.lr_scheduler.init_args.total_steps={steps}",
         "--trainer.logger.init_args.project=ablations",
         f"--trainer.logger.init_args.name={variant}-seed{seed}",
+        *overrides,
     ]  # fmt: skip
 
 
-def run_one(variant: str, seed: int, steps: int, config: str, threads: int) -> dict:
+def run_one(variant: str, seed: int, steps: int, config: str, threads: int, overrides: list[str] = ()) -> dict:
     """Train one variant, validate and test its final weights; the result as a dict."""
     import torch
 
@@ -65,7 +69,7 @@ def run_one(variant: str, seed: int, steps: int, config: str, threads: int) -> d
     import run_experiment
 
     start = time.perf_counter()
-    cli = run_experiment.main(fit_args(variant, seed, steps, config))
+    cli = run_experiment.main(fit_args(variant, seed, steps, config, overrides))
     fit_minutes = (time.perf_counter() - start) / 60
     val_cer = float(cli.trainer.callback_metrics["validation/cer"])
     (test,) = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
@@ -74,6 +78,7 @@ def run_one(variant: str, seed: int, steps: int, config: str, threads: int) -> d
         "seed": seed,
         "steps": steps,
         "config": config,
+        "overrides": list(overrides),
         "threads": threads,
         "val_cer": round(val_cer, 5),
         "test_cer": round(float(test["test/cer"]), 5),
@@ -97,12 +102,16 @@ def read_results(path: Path) -> list[dict]:
     return rows
 
 
-def sweep(variants: list[str], seeds: list[int], steps: int, config: str, jobs: int, out: Path) -> None:
+def _key(variant: str, seed: int, steps: int, config: str, overrides: list[str]) -> tuple:
+    return variant, seed, steps, config, tuple(overrides)
+
+
+def sweep(variants: list[str], seeds: list[int], steps: int, config: str, jobs: int, out: Path, overrides: list[str] = ()) -> None:
     """Run every (variant, seed) not yet in ``out``, seed by seed, ``jobs`` at a time."""
     for variant in variants:
         fit_args(variant, 0, steps)  # unknown names fail before anything runs
-    done = {(r["variant"], r["seed"], r["steps"], r["config"]) for r in read_results(out)}
-    todo = [(v, s) for s in seeds for v in variants if (v, s, steps, config) not in done]
+    done = {_key(r["variant"], r["seed"], r["steps"], r["config"], r.get("overrides", [])) for r in read_results(out)}
+    todo = [(v, s) for s in seeds for v in variants if _key(v, s, steps, config, overrides) not in done]
     print(f"{len(todo)} runs to do, {len(variants) * len(seeds) - len(todo)} already in {out}", flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -115,7 +124,7 @@ def sweep(variants: list[str], seeds: list[int], steps: int, config: str, jobs: 
             log = out.parent / "logs" / f"{variant}-seed{seed}-{steps}.log"
             log.parent.mkdir(exist_ok=True)
             command = [sys.executable, __file__, "one", variant, str(seed), "--steps", str(steps),
-                       "--config", config, "--threads", str(threads), "--out", str(out)]  # fmt: skip
+                       "--config", config, "--threads", str(threads), "--out", str(out), *overrides]  # fmt: skip
             print(f"start {variant} seed {seed} (log {log})", flush=True)
             with open(log, "w") as stream:
                 running.append((subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, env=env), variant, seed))
@@ -132,16 +141,18 @@ def sweep(variants: list[str], seeds: list[int], steps: int, config: str, jobs: 
 
 
 def summary(rows: list[dict]) -> str:
-    """A Markdown table: per variant, mean and standard deviation over seeds of validation and test CER."""
-    by_variant: dict[str, list[dict]] = {}
+    """A Markdown table: per budget and variant, mean and standard deviation over seeds of the
+    validation and test CER, each seed's figure in brackets."""
+    groups: dict[tuple[int, str], list[dict]] = {}
     for row in rows:
-        by_variant.setdefault(row["variant"], []).append(row)
+        groups.setdefault((row["steps"], row["variant"]), []).append(row)
+    order = {v: i for i, v in enumerate(VARIANTS)}
     lines = [
-        "| variant | change from the baseline | seeds | validation CER (kalam) | test CER (indie-flower) | minutes per run |",
-        "|---|---|---|---|---|---|",
+        "| steps | variant | change from the baseline | seeds | validation CER (kalam) | test CER (indie-flower) | minutes per run |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for variant in [v for v in VARIANTS if v in by_variant] + sorted(set(by_variant) - set(VARIANTS)):
-        runs = sorted(by_variant[variant], key=lambda r: r["seed"])
+    for steps, variant in sorted(groups, key=lambda k: (k[0], order.get(k[1], len(order)), k[1])):
+        runs = sorted(groups[steps, variant], key=lambda r: r["seed"])
         cells = []
         for key in ("val_cer", "test_cer"):
             values = [r[key] for r in runs]
@@ -150,7 +161,7 @@ def summary(rows: list[dict]) -> str:
         minutes = statistics.mean(r["fit_minutes"] for r in runs)
         what = VARIANTS[variant][0] if variant in VARIANTS else "?"
         seeds = ", ".join(str(r["seed"]) for r in runs)
-        lines.append(f"| {variant} | {what} | {seeds} | {cells[0]} | {cells[1]} | {minutes:.1f} |")
+        lines.append(f"| {steps} | {variant} | {what} | {seeds} | {cells[0]} | {cells[1]} | {minutes:.1f} |")
     return "\n".join(lines)
 
 
@@ -171,12 +182,15 @@ def main(argv: list[str] | None = None) -> None:
     sweep_parser.add_argument("--jobs", type=int, default=2)
     table_parser = commands.add_parser("table", help="print the Markdown table of a results file")
     table_parser.add_argument("results", type=Path)
-    args = parser.parse_args(argv)
+    args, overrides = parser.parse_known_args(argv)
+    unknown = [a for a in overrides if not a.startswith("--") or "=" not in a]
+    if unknown or (overrides and args.command == "table"):
+        parser.error(f"unrecognised arguments: {' '.join(unknown or overrides)} (run_experiment options go as --key=value)")
 
     if args.command == "sweep":
-        sweep(args.variants, args.seeds, args.steps, args.config, args.jobs, args.out)
+        sweep(args.variants, args.seeds, args.steps, args.config, args.jobs, args.out, overrides)
     elif args.command == "one":
-        result = run_one(args.variant, args.seed, args.steps, args.config, args.threads)
+        result = run_one(args.variant, args.seed, args.steps, args.config, args.threads, overrides)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "a") as stream:  # one short line per finished run: appends do not interleave
             stream.write(json.dumps(result) + "\n")
@@ -184,7 +198,10 @@ def main(argv: list[str] | None = None) -> None:
     else:
         if not args.results.exists():
             sys.exit(f"error: {args.results}: no such file")
-        rows = read_results(args.results)
+        try:
+            rows = read_results(args.results)
+        except ValueError as error:
+            sys.exit(f"error: {error}")
         if not rows:
             sys.exit(f"error: {args.results}: no results in it")
         print(summary(rows))

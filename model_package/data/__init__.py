@@ -16,6 +16,7 @@ _MODULES = {
     "FakeImageData": "fake_images",
     "HandwritingFontLines": "handwriting_fonts",
     "HandwritingFontParagraphs": "handwriting_fonts",
+    "HandwritingFontCharacters": "handwriting_fonts",
     "IAMLines": "iam_lines",
     "IAMParagraphs": "iam_paragraphs",
     "IAMSyntheticParagraphs": "iam_synthetic_paragraphs",
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from model_package.data.emnist import EMNIST
     from model_package.data.emnist_lines import EMNISTLines
     from model_package.data.fake_images import FakeImageData
-    from model_package.data.handwriting_fonts import HandwritingFontLines, HandwritingFontParagraphs
+    from model_package.data.handwriting_fonts import HandwritingFontCharacters, HandwritingFontLines, HandwritingFontParagraphs
     from model_package.data.iam_lines import IAMLines
     from model_package.data.iam_paragraphs import IAMParagraphs
     from model_package.data.iam_synthetic_paragraphs import IAMOriginalAndSyntheticParagraphs, IAMSyntheticParagraphs

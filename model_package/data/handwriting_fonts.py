@@ -1,4 +1,5 @@
-"""The offline default data: English text rendered in handwriting fonts, as lines or paragraphs.
+"""The offline default data: English text rendered in handwriting fonts, as lines or paragraphs,
+and single characters (EMNIST's classes and 28x28 format) for the character classifiers.
 
 No download: fonts come from PyPI's ``fontpkg-*`` packages and text from the documentation
 CPython ships. Splits are BY FONT (validation and test hands are never seen in training) and by
@@ -26,8 +27,10 @@ from tqdm.auto import tqdm
 from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
 from model_package.data.fonts import FontError, check_fonts
 from model_package.data.paths import processed_dir
+from model_package.data.preprocess import crop_to_ink, fit_to_canvas
 from model_package.data.render import Augmentation, degrade, render_line
 from model_package.data.text import SnippetSampler, offline_sentences, offline_text_digest
+from model_package.metadata import emnist as emnist_metadata
 from model_package.metadata import handwriting_fonts as metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLINE, PARAGRAPH_VOCABULARY, Vocabulary
 
@@ -40,7 +43,7 @@ _HELD_OUT_EVERY = 10  # every 10th sentence is reserved for validation and test 
 class _RenderSpec:
     """Everything that determines one split's samples (and so its cache key)."""
 
-    kind: str  # "lines" or "paragraphs"
+    kind: str  # "lines", "paragraphs" or "characters"
     split: str
     fonts: tuple[str, ...]
     num: int
@@ -71,6 +74,9 @@ def render_sample(spec: _RenderSpec, index: int, sampler: SnippetSampler) -> tup
     rng = np.random.default_rng([spec.seed, _SPLIT_CODES[spec.split], index])
     aug = spec.augmentation or Augmentation.none()
     font = spec.fonts[int(rng.integers(len(spec.fonts)))]  # one hand for the whole sample
+    if spec.kind == "characters":
+        char = EMNIST_CLASSES[int(rng.integers(len(EMNIST_CLASSES)))]  # classes equally likely
+        return character_image(render_line(char, font, spec.line_height, spec.line_width, rng, aug, degraded=False), aug, rng), char
     if spec.kind == "lines":
         text = sampler.sample(rng)
         return render_line(text, font, spec.line_height, spec.line_width, rng, aug), text
@@ -81,6 +87,26 @@ def render_sample(spec: _RenderSpec, index: int, sampler: SnippetSampler) -> tup
         rows = slice(k * spec.line_height, (k + 1) * spec.line_height)
         page[rows] = render_line(text, font, spec.line_height, spec.line_width, rng, aug, degraded=False)
     return degrade(page, aug, rng), NEWLINE.join(texts)
+
+
+# EMNIST byclass's 62 classes, in its order: 0-9, A-Z, a-z.
+EMNIST_CLASSES = [c for c in CHARACTERS if c.isalnum()]
+assert len(EMNIST_CLASSES) == emnist_metadata.NUM_CLASSES
+
+
+def character_image(ink: np.ndarray, aug: Augmentation, rng: np.random.Generator, size: int = emnist_metadata.CHAR_SIZE) -> np.ndarray:
+    """One rendered character (h, w) uint8 ink high -> (size, size) uint8 as EMNIST frames them:
+    cropped to the ink, scaled to fill ``size - 4`` pixels on its longer side, centred, then blurred
+    and noised like the lines."""
+    crop = crop_to_ink(ink.astype(np.float32) / 255.0)  # (h', w') in [0, 1]
+    inner = size - 4  # EMNIST: 2 pixels of paper around the character's box
+    box = fit_to_canvas(crop, inner, inner)  # top-left in an inner x inner box
+    rows, cols = np.flatnonzero(box.any(axis=1)), np.flatnonzero(box.any(axis=0))
+    h, w = (rows[-1] + 1, cols[-1] + 1) if len(rows) else (inner, inner)
+    canvas = np.zeros((size, size), np.float32)
+    top, left = (size - h) // 2, (size - w) // 2
+    canvas[top : top + h, left : left + w] = box[:h, :w]
+    return degrade((canvas * 255).round().astype(np.uint8), aug, rng)
 
 
 def _render_range(spec: _RenderSpec, start: int, stop: int) -> tuple[np.ndarray, list[str]]:
@@ -175,6 +201,10 @@ class HandwritingFontLines(CachedSplitsDataModule):
         spec = self.specs[split]
         return processed_dir("handwriting_fonts") / f"{type(self).__name__}-{split}-{spec.key()}.h5"
 
+    def encode(self, text: str) -> list[int]:
+        """A sample's text -> its label: ``<S> text <E> <P>...``."""
+        return self.vocabulary.encode(text, self.max_seq_length)
+
     def prepare_data(self) -> None:
         """Render and cache every split that is not cached yet (rank 0 of each node)."""
         for split in SPLITS:
@@ -182,7 +212,7 @@ class HandwritingFontLines(CachedSplitsDataModule):
             if path.exists():
                 continue
             images, texts = render_split(self.specs[split])
-            labels = np.array([self.vocabulary.encode(t, self.max_seq_length) for t in texts], dtype=np.int16)
+            labels = np.array([self.encode(t) for t in texts], dtype=np.int16)
             write_split(path, images, labels, texts, {"spec": asdict(self.specs[split])})
 
 
@@ -208,6 +238,32 @@ class HandwritingFontParagraphs(HandwritingFontLines):
 
     def _max_lines(self) -> int:
         return self.max_lines
+
+
+class HandwritingFontCharacters(HandwritingFontLines):
+    """One character per image in handwriting fonts, the offline twin of EMNIST: EMNIST's 62
+    classes (0-9, A-Z, a-z, equally likely), images (1, 28, 28) framed as EMNIST frames them,
+    labels (1,) token ids over the same 83-symbol vocabulary, splits by font. Because every
+    character fills its frame, size no longer tells o from O or s from S (as in EMNIST)."""
+
+    _kind = "characters"
+
+    def __init__(
+        self,
+        batch_size: int = 128,
+        num_train: int = 20000,
+        num_val: int = 2000,
+        num_test: int = 2000,
+        **kwargs,  # the other arguments of HandwritingFontLines (fonts, augmentation, seed, ...)
+    ):
+        kwargs.setdefault("line_height", 64)  # the canvas a character is drawn on before framing
+        kwargs.setdefault("line_width", 128)
+        super().__init__(batch_size=batch_size, num_train=num_train, num_val=num_val, num_test=num_test, max_length=1, **kwargs)
+        size = emnist_metadata.CHAR_SIZE
+        self.input_dims, self.output_dims = (1, size, size), (1,)
+
+    def encode(self, text: str) -> list[int]:
+        return [self.vocabulary.char_to_idx[text]]
 
 
 # Vocabulary sanity at import: the rendered characters are exactly the vocabulary's.

@@ -16,8 +16,9 @@ from model_package.metadata.vocabulary import Vocabulary
 
 
 class BaseLitModel(L.LightningModule):
-    """Subclasses define ``loss(x, y)`` and ``evaluate(x, y, split) -> dict`` (which updates and
-    logs the split's metric) and set ``self.metrics = {"validation": ..., "test": ...}``.
+    """Subclasses define ``loss(x, y)`` and ``predict_texts(x)`` and set ``self.metrics =
+    {"validation": ..., "test": ...}``: by default the metrics are CharErrorRates, updated by
+    ``evaluate`` and logged as ``{split}/cer``; a subclass with other metrics overrides ``evaluate``.
 
     ``idx_to_char``, ``input_dims`` and ``max_seq_length`` come from the data module: the CLI
     links them into every model, whether it uses them all or not.
@@ -39,10 +40,19 @@ class BaseLitModel(L.LightningModule):
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, metric: Metric, split: str) -> dict:
+    def predict_texts(self, x: torch.Tensor) -> list[str]:
+        """Images (B, C, H, W) -> the B texts the model reads."""
         raise NotImplementedError
 
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, metric: Metric, split: str) -> dict:
+        """Update and log the split's character error rate; the texts, for the prediction table."""
+        preds, targets = self.predict_texts(x), self.texts(y)
+        metric(preds, targets)
+        self.log(f"{split}/cer", metric, prog_bar=True, batch_size=len(x))
+        return {"preds": preds, "targets": targets}
+
     def texts(self, ids: torch.Tensor) -> list[str]:
+        """Token ids (B, L) -> texts (special tokens dropped)."""
         return self.vocabulary.decode_batch(ids.tolist())
 
     def training_step(self, batch, batch_idx):
@@ -62,6 +72,10 @@ class BaseLitModel(L.LightningModule):
 
     def test_step(self, batch, batch_idx):
         return self._evaluate(batch, "test")
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> list[str]:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self.predict_texts(x)
 
     def configure_optimizers(self):
         optimizer = self.optimizer(self.parameters())

@@ -40,16 +40,14 @@ class LitClassifier(NetworkLitModel):
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(self.model(x), y.reshape(-1))
 
+    def predict_texts(self, x: torch.Tensor) -> list[str]:
+        return self.texts(self.model(x).argmax(-1)[:, None])  # one character each
+
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, metric: MulticlassAccuracy, split: str) -> dict:
         preds = self.model(x).argmax(-1)  # (B,)
         metric(preds, y.reshape(-1))
         self.log(f"{split}/accuracy", metric, prog_bar=True, batch_size=len(x))
-        texts = self.vocabulary.decode_batch(preds[:, None].tolist())
-        targets = self.vocabulary.decode_batch(y.reshape(-1, 1).tolist())
+        texts, targets = self.texts(preds[:, None]), self.texts(y.reshape(-1, 1))
         self.cers[split](texts, targets)
         self.log(f"{split}/cer", self.cers[split], batch_size=len(x))
         return {"preds": texts, "targets": targets}
-
-    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> list[str]:
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        return self.vocabulary.decode_batch(self.model(x).argmax(-1)[:, None].tolist())

@@ -54,17 +54,7 @@ class LitCTC(NetworkLitModel):
         steps = torch.full((len(x),), log_probs.shape[0], dtype=torch.long, device=x.device)
         return F.ctc_loss(log_probs, targets, steps, lengths, blank=self.vocabulary.blank_index, zero_infinity=True)
 
-    def decode(self, x: torch.Tensor) -> list[str]:
+    def predict_texts(self, x: torch.Tensor) -> list[str]:
         """Images -> texts by greedy CTC decoding (special tokens other than the blank are dropped too)."""
         v = self.vocabulary
         return ["".join(v.idx_to_char[i] for i in ids if i not in v.special_indices) for ids in ctc_greedy_decode(self.model(x), v.blank_index)]
-
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, metric: CharErrorRate, split: str) -> dict:
-        preds, targets = self.decode(x), self.texts(y)
-        metric(preds, targets)
-        self.log(f"{split}/cer", metric, prog_bar=True, batch_size=len(x))
-        return {"preds": preds, "targets": targets}
-
-    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> list[str]:
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        return self.decode(x)

@@ -86,12 +86,5 @@ class LitTransformer(BaseLitModel):
         logits = self._train_forward(x, y[:, :-1])  # (B, L-1, C)
         return F.cross_entropy(logits.transpose(1, 2), y[:, 1:], ignore_index=self.ignore_index)
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, metric: CharErrorRate, split: str) -> dict:
-        preds, targets = self.texts(self.model.predict(x)), self.texts(y)
-        metric(preds, targets)
-        self.log(f"{split}/cer", metric, prog_bar=True, batch_size=len(x))
-        return {"preds": preds, "targets": targets}
-
-    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0) -> list[str]:
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        return self.texts(self.model.predict(x))
+    def predict_texts(self, x: torch.Tensor) -> list[str]:
+        return self.texts(self.model.predict(x))  # greedy decoding, cached
