@@ -62,14 +62,16 @@ def test_model_and_network_chosen_on_the_command_line(run_experiment, data_dir):
 
 
 @pytest.mark.slow
-def test_classifier_fits_with_the_default_checkpointing(run_experiment, data_dir, tmp_path, monkeypatch):
+def test_classifier_fits_with_the_default_checkpointing_then_tests_the_best(run_experiment, data_dir, tmp_path, monkeypatch):
     """LitClassifier logs validation/cer too, so the CLI's default ModelCheckpoint works for it."""
     monkeypatch.chdir(tmp_path)
     cli = run_experiment.main([
         "fit", "--data=FakeImageData", "--model=LitClassifier", "--model.network=model_package.models.MLP",
-        "--trainer.max_epochs=2", "--trainer.logger=false", "--trainer.enable_progress_bar=false",
+        "--trainer.max_epochs=2", "--trainer.logger=false", "--trainer.enable_progress_bar=false", "--test_after_fit=true",
     ])  # fmt: skip
-    metrics = cli.trainer.callback_metrics
-    assert {"validation/accuracy", "validation/cer"} <= set(metrics)
-    assert abs(float(metrics["validation/cer"]) - (1 - float(metrics["validation/accuracy"]))) < 1e-6
-    assert cli.trainer.checkpoint_callback.best_model_path
+    metrics = cli.trainer.callback_metrics  # the test's, after the fit
+    assert {"test/accuracy", "test/cer"} <= set(metrics)
+    assert abs(float(metrics["test/cer"]) - (1 - float(metrics["test/accuracy"]))) < 1e-6
+    best = cli.trainer.checkpoint_callback
+    assert best.monitor == "validation/cer" and best.best_model_path and best.best_model_score is not None
+    assert cli.trainer.state.fn == "test" and cli.trainer.ckpt_path == best.best_model_path

@@ -2,6 +2,7 @@
 
     python training/run_experiment.py fit --config quickstart
     python training/run_experiment.py fit --config quickstart --data=HandwritingFontParagraphs
+    python training/run_experiment.py fit --config fontchars_cnn --test_after_fit=true
     python training/run_experiment.py test --config quickstart --ckpt_path runs/.../last.ckpt
 
 ``--config NAME`` takes a path or the stem of a file in ``configs/``. The model's ``input_dims``,
@@ -145,6 +146,15 @@ class TextRecognizerCLI(LightningCLI):
             print(f"resuming from {path}")
             self.config_init[self.subcommand]["ckpt_path"] = str(path)
 
+    def after_fit(self) -> None:
+        """``--test_after_fit=true``: test the best checkpoint (by the monitored metric; the final
+        weights when there is none) on the test split, as FSDL's run_experiment did."""
+        if not self.config[self.subcommand].get("test_after_fit"):
+            return
+        callback = self.trainer.checkpoint_callback
+        best = callback.best_model_path if callback is not None else ""
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
     def _instantiate_trainer(self, config: dict, callbacks: list):
         if config.get("enable_checkpointing") is False:  # --trainer.enable_checkpointing=false drops --checkpoint.*
             callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
@@ -165,6 +175,7 @@ class TextRecognizerCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(PredictionTable, "predictions")
+        parser.add_argument("--test_after_fit", type=bool, default=False, help="fit only: then test the best checkpoint on the test split")
         parser.set_defaults(
             {
                 "trainer.logger": {
