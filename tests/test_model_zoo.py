@@ -58,6 +58,22 @@ def test_line_cnn_transformer_shapes_decoding_and_script():
     assert torch.equal(torch.jit.script(model).predict(x), model.predict(x))
 
 
+def test_line_cnn_encoder_starts_with_unit_scale_features():
+    """A fresh LineCNN encoder must hand the decoder features that differ between images at the
+    scale of its inputs, not 100x below its positional embeddings: with PyTorch's default init the
+    nine conv + ReLU layers gave std ~0.01, and LineCNNTransformer learned to ignore the image."""
+    torch.manual_seed(0)
+    encoder = LineCNNTransformer((1, 32, 512), C, 10, 1, 2, 3).encoder
+    x = torch.zeros(8, 1, 32, 512)
+    for i in range(8):  # a few dark strokes at different places, like ink on a line
+        x[i, 0, 8:24, 40 * i : 40 * i + 6] = 1.0
+        x[i, 0, 14:17, 300 - 20 * i : 380 - 20 * i] = 1.0
+    with torch.no_grad():
+        features = encoder(x)  # (B, fc_dim, 1, S)
+    assert features.std() > 0.5
+    assert features.std(dim=0).mean() > 0.1  # not the same for every image
+
+
 def _logits(path, classes=6):
     """(1, classes, S) logits whose argmax at each step is ``path``."""
     logits = torch.zeros(1, classes, len(path))
