@@ -47,6 +47,6 @@ def notebook_env(tmp_path_factory):
 def test_notebook_runs(path: Path, notebook_env):
     notebook = nbformat.read(path, as_version=4)
     assert os.environ["MODEL_PACKAGE_DATA_DIR"] not in ("", str(REPO / "data"))
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
