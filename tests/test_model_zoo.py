@@ -59,9 +59,9 @@ def test_line_cnn_transformer_shapes_decoding_and_script():
 
 
 def test_line_cnn_encoder_starts_with_unit_scale_features():
-    """A fresh LineCNN encoder must hand the decoder features that differ between images at the
-    scale of its inputs, not 100x below its positional embeddings: with PyTorch's default init the
-    nine conv + ReLU layers gave std ~0.01, and LineCNNTransformer learned to ignore the image."""
+    """A fresh LineCNN encoder must hand the decoder features at unit scale that differ between
+    images: with PyTorch's default init the nine conv + ReLU layers gave std ~0.01, below the
+    decoder's positional embeddings (0.02), and LineCNNTransformer learned to ignore the image."""
     torch.manual_seed(0)
     encoder = LineCNNTransformer((1, 32, 512), C, 10, 1, 2, 3).encoder
     x = torch.zeros(8, 1, 32, 512)
