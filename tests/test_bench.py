@@ -32,7 +32,11 @@ def test_bench_without_a_known_name_lists_the_names():
 
 
 def test_bench_train_runs_every_configuration():
+    from model_package.lit_models.precision import cpu_bf16_native, cpu_capability
+
     out = run_bench("train", "--steps", "2", "--batch", "2")
-    rows = [line.split() for line in out.splitlines()[2:]]
+    assert f"CPU capability {cpu_capability()}, bf16 in hardware: {'yes' if cpu_bf16_native() else 'NO'}" in out.splitlines()[1]
+    rows = [line.split() for line in out.splitlines()[3:]]
     assert [(r[0], r[1]) for r in rows] == [("1", "32-true"), ("1", "bf16-mixed"), ("2", "32-true"), ("2", "bf16-mixed")]
-    assert all(r[-1].endswith("x") for r in rows)  # a figure, not "failed"
+    assert all(r[3].endswith("x") for r in rows)  # a figure, not "failed"
+    assert all(("emulated" in " ".join(r)) == (r[1].startswith("bf16") and not cpu_bf16_native()) for r in rows)

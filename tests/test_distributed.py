@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+from model_package.lit_models.precision import cpu_bf16_native
 from tests.conftest import REPO, SMALL_LINES
 from tests.test_cli import run_cli
 
@@ -105,6 +106,7 @@ def test_ckpt_path_last_resumes_the_newest_run(tmp_path, data_dir):
     assert steps == [4, 6]
 
 
+@pytest.mark.skipif(not cpu_bf16_native(), reason="this CPU has no bf16 hardware (AVX512-BF16/AMX): bf16 is emulated here, ~10x slower")
 def test_bf16_mixed_fast_dev_run_on_cpu(tmp_path, data_dir):
     result = run_cli("fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.precision=bf16-mixed", "--trainer.fast_dev_run=true",
                      "--trainer.accelerator=cpu", cwd=tmp_path, data_dir=data_dir)

@@ -42,9 +42,14 @@ def test_line_cnn_simple_classifies_each_window_alone():
     y = x.clone()
     y[..., 28:56] = 0  # change the middle window only
     a, b = model(x), model(y)
-    assert torch.allclose(a[..., 0], b[..., 0]) and torch.allclose(a[..., 2], b[..., 2])
-    assert not torch.allclose(a[..., 1], b[..., 1])
-    assert torch.allclose(a[0, :, 1], model.cnn(x[:1, :, :, 28:56])[0])
+    # Equal up to float rounding, which differs between CPUs (other convolution kernels on AVX2 than
+    # on AVX512): atol 1e-4 is ~1/700 of what the changed window moves (0.077 here), so it still
+    # tells "untouched" from "changed".
+    same = dict(rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(a[..., 0], b[..., 0], **same)
+    torch.testing.assert_close(a[..., 2], b[..., 2], **same)
+    assert (a[..., 1] - b[..., 1]).abs().max() > 100 * same["atol"]
+    torch.testing.assert_close(a[0, :, 1], model.cnn(x[:1, :, :, 28:56])[0], **same)
 
 
 def test_line_cnn_transformer_shapes_decoding_and_script():

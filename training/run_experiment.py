@@ -34,7 +34,7 @@ from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from model_package.data import *  # noqa: E402,F403  (imports every data module, so --data=ClassName finds it)
 from model_package.data import BaseDataModule  # noqa: E402
 from model_package.data.io import atomic_path  # noqa: E402
-from model_package.lit_models import BaseLitModel, PredictionTable  # noqa: E402
+from model_package.lit_models import BaseLitModel, PredictionTable, Trainer  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 LINKED_FROM_DATA = ("input_dims", "max_seq_length", "idx_to_char")  # data module attribute -> model argument
@@ -69,9 +69,10 @@ def run_dir(trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir)
 
 
-def environment() -> dict:
+def environment(trainer=None) -> dict:
     """What a run needs to be repeated: the git commit (and whether the tree was dirty), Python,
-    the platform and the versions of the packages that shape the results."""
+    the platform, the versions of the packages that shape the results, and the precision the
+    trainer chose with the CPU capability behind the choice."""
     repo = Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str | None:
@@ -89,6 +90,7 @@ def environment() -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     status = git("status", "--porcelain", "--untracked-files=no")
+    choice = getattr(trainer, "precision_choice", None)
     return {
         "git_commit": git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,
@@ -96,6 +98,7 @@ def environment() -> dict:
         "platform": platform.platform(),
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
         "packages": versions,
+        "precision": choice.as_dict() if choice is not None else None,
     }
 
 
@@ -110,7 +113,7 @@ class SaveAndLogConfig(SaveConfigCallback):
         folder = run_dir(trainer)  # on every rank: trainer.log_dir is a collective call under DDP
         if trainer.is_global_zero:
             config = self.resolved_config(pl_module)
-            env = environment()
+            env = environment(trainer)
             with atomic_path(folder / self.config_filename) as tmp:
                 tmp.write_text(yaml.safe_dump(config, sort_keys=False))
             with atomic_path(folder / "environment.json") as tmp:
@@ -202,6 +205,7 @@ def main(args: list[str] | None = None) -> TextRecognizerCLI:
         BaseDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
+        trainer_class=Trainer,  # precision: auto -> the fastest safe precision for the hardware
         save_config_callback=SaveAndLogConfig,
         args=args,
     )
