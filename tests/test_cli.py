@@ -27,6 +27,7 @@ def build(run_experiment, *args):
         run_experiment.BaseDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
+        trainer_class=run_experiment.Trainer,
         save_config_callback=None,
         run=False,
         args=run_experiment.resolve_config_names(list(args)),
@@ -107,8 +108,7 @@ def test_short_fit_saves_config_checkpoints_and_wandb_run(tmp_path, data_dir):
     """A real (tiny) fit with the quickstart's W&B logger, overfitting one batch."""
     result = run_cli(
         "fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.overfit_batches=1",
-        "--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1",
-        "--model.lr_scheduler.init_args.total_steps=4", "--trainer.enable_progress_bar=false",
+        "--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
         cwd=tmp_path, data_dir=data_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -25,8 +25,7 @@ def _step(path) -> int:
 
 
 def test_ddp_fit_through_the_cli_writes_one_checkpoint(tmp_path, data_dir):
-    args = ["fit", "--config", "quickstart", *SMALL_ARGS, *DDP, "--trainer.max_steps=4", "--trainer.val_check_interval=2",
-            "--model.lr_scheduler.init_args.total_steps=4"]
+    args = ["fit", "--config", "quickstart", *SMALL_ARGS, *DDP, "--trainer.max_steps=4", "--trainer.val_check_interval=2",]
     result = run_cli(*args, cwd=tmp_path, data_dir=data_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GLOBAL_RANK: 1" in result.stdout + result.stderr  # two processes really ran
@@ -70,7 +69,7 @@ def test_ddp_memorises_one_batch_to_zero_cer(tmp_path, data_dir):
 
 def test_run_killed_with_sigkill_resumes_to_the_expected_step(tmp_path, data_dir):
     args = [str(REPO / "training" / "run_experiment.py"), "fit", "--config", "quickstart", *SMALL_ARGS,
-            "--trainer.max_steps=40", "--trainer.val_check_interval=8", "--model.lr_scheduler.init_args.total_steps=40",
+            "--trainer.max_steps=40", "--trainer.val_check_interval=8",
             "--checkpoint.every_n_train_steps=4", "--trainer.logger=false"]
     env = {**os.environ, "MODEL_PACKAGE_DATA_DIR": str(data_dir)}
     process = subprocess.Popen([sys.executable, *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -95,8 +94,7 @@ def test_run_killed_with_sigkill_resumes_to_the_expected_step(tmp_path, data_dir
 
 
 def test_ckpt_path_last_resumes_the_newest_run(tmp_path, data_dir):
-    base = ["fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.val_check_interval=2",
-            "--model.lr_scheduler.init_args.total_steps=6"]
+    base = ["fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.val_check_interval=2",]
     first = run_cli(*base, "--trainer.max_steps=4", cwd=tmp_path, data_dir=data_dir)
     assert first.returncode == 0, first.stderr[-3000:]
     second = run_cli(*base, "--trainer.max_steps=6", "--ckpt_path", "last", cwd=tmp_path, data_dir=data_dir)

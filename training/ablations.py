@@ -53,7 +53,6 @@ def fit_args(variant: str, seed: int, steps: int, config: str = "quickstart", ov
         f"--seed_everything={seed}",
         f"--trainer.max_steps={steps}",
         f"--trainer.val_check_interval={steps}",
-        f"--model.lr_scheduler.init_args.total_steps={steps}",
         "--trainer.logger.init_args.project=ablations",
         f"--trainer.logger.init_args.name={variant}-seed{seed}",
         *overrides,

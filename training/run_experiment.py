@@ -40,9 +40,15 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 LINKED_FROM_DATA = ("input_dims", "max_seq_length", "idx_to_char")  # data module attribute -> model argument
 
 
+# Short class names that jsonargparse finds twice (Lightning subclasses torch's ReduceLROnPlateau
+# to add `monitor`; BaseLitModel takes the monitor from `model.lr_scheduler_monitor` instead).
+SHORT_NAMES = {"--model.lr_scheduler=ReduceLROnPlateau": "--model.lr_scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau"}
+
+
 def resolve_config_names(argv: list[str]) -> list[str]:
-    """Replace ``--config NAME`` (or ``-c NAME``) by ``configs/NAME.yaml`` where NAME is no existing path."""
-    out = list(argv)
+    """Replace ``--config NAME`` (or ``-c NAME``) by ``configs/NAME.yaml`` where NAME is no existing
+    path, and the ambiguous short class names of ``SHORT_NAMES`` by their full paths."""
+    out = [SHORT_NAMES.get(arg, arg) for arg in argv]
     for i, arg in enumerate(out):
         if arg in ("--config", "-c") and i + 1 < len(out):
             out[i + 1] = _config_path(out[i + 1])
@@ -170,9 +176,10 @@ class TextRecognizerCLI(LightningCLI):
                 "checkpoint.monitor": "validation/cer",
                 "checkpoint.mode": "min",
                 "checkpoint.save_last": True,
-                # at every epoch end (and when max_steps stops a run mid-epoch), scored by the latest
-                # validation; --checkpoint.every_n_train_steps=N adds saves every N steps
-                "checkpoint.save_on_train_epoch_end": True,
+                # right after each validation, so a "cer=..." file holds the weights that scored it
+                # (and last.ckpt the latest validated ones); --checkpoint.every_n_train_steps=N adds
+                # saves of last.ckpt every N steps
+                "checkpoint.save_on_train_epoch_end": False,
                 "checkpoint.filename": "epoch={epoch:03d}-cer={validation/cer:.4f}",
                 "checkpoint.auto_insert_metric_name": False,
             }

@@ -3,13 +3,16 @@ the CLI, and the logging of ``{split}/loss`` with one metric per split."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
+from torch.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 from torchmetrics import Metric
 
 from model_package.metadata.vocabulary import Vocabulary
@@ -30,12 +33,15 @@ class BaseLitModel(L.LightningModule):
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         lr_scheduler_interval: Literal["step", "epoch"] = "step",
+        lr_scheduler_monitor: str = "validation/loss",
     ):
         super().__init__()
         self.vocabulary = Vocabulary(idx_to_char)
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.lr_scheduler_interval = lr_scheduler_interval
+        self.lr_scheduler_monitor = lr_scheduler_monitor  # ReduceLROnPlateau's metric
+        self._validations = self._plateau_steps = 0  # validation runs so far; plateau steps taken
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -81,11 +87,50 @@ class BaseLitModel(L.LightningModule):
         optimizer = self.optimizer(self.parameters())
         if self.lr_scheduler is None:
             return optimizer
-        scheduler = self.lr_scheduler(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.lr_scheduler_interval, "monitor": "validation/loss"},
-        }
+        scheduler = self.lr_scheduler(optimizer, **self._schedule_length())
+        config = {"scheduler": scheduler, "interval": self.lr_scheduler_interval}
+        if isinstance(scheduler, ReduceLROnPlateau):
+            # Lightning offers it the latest value of the monitored metric at every interval; it is
+            # missing before the first validation, and lr_scheduler_step steps only on new ones.
+            config.update(monitor=self.lr_scheduler_monitor, strict=False)
+        return {"optimizer": optimizer, "lr_scheduler": config}
+
+    def _schedule_length(self) -> dict:
+        """OneCycleLR's ``total_steps`` from the trainer (``max_steps``, or ``max_epochs`` times the
+        batches per epoch) unless the config sets it (or ``epochs``), so any run length works."""
+        keywords = getattr(self.lr_scheduler, "keywords", {})  # the CLI hands over a functools.partial
+        target = self.lr_scheduler.args[-1] if isinstance(self.lr_scheduler, functools.partial) and self.lr_scheduler.args else self.lr_scheduler
+        if target is OneCycleLR and keywords.get("total_steps") is None and keywords.get("epochs") is None:
+            return {"total_steps": int(self.trainer.estimated_stepping_batches)}
+        return {}
+
+    def on_train_start(self) -> None:
+        """A run resumed with another length (``--ckpt_path last --trainer.max_steps=5000``) restores
+        a OneCycleLR planned for the old one: stretch its phases to the new length (unless the
+        config fixed ``total_steps``), so it neither stops short nor fails past the old end."""
+        if not self._schedule_length():
+            return
+        total = int(self.trainer.estimated_stepping_batches)
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if isinstance(scheduler, OneCycleLR) and scheduler.total_steps != total:
+                rank_zero_info(f"OneCycleLR: stretched from {scheduler.total_steps} to {total} steps at step {scheduler.last_epoch}")
+                for phase in scheduler._schedule_phases:
+                    phase["end_step"] = (phase["end_step"] + 1) * total / scheduler.total_steps - 1
+                scheduler.total_steps = total
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._validations += 1
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        """A plateau scheduler steps once per validation run (however often Lightning offers the
+        metric); every other scheduler at each of its intervals."""
+        if not isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step()
+        elif metric is not None and self._validations > self._plateau_steps:
+            self._plateau_steps = self._validations
+            scheduler.step(metric)
 
 
 # A network class whose first two arguments are (input_dims, num_classes): the CLI fills in the
@@ -106,7 +151,8 @@ class NetworkLitModel(BaseLitModel):
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         lr_scheduler_interval: Literal["step", "epoch"] = "step",
+        lr_scheduler_monitor: str = "validation/loss",
     ):
-        super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval)
+        super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler", "network"])
         self.model = network(tuple(input_dims), len(self.vocabulary))

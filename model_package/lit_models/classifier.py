@@ -24,7 +24,7 @@ class LitClassifier(NetworkLitModel):
         input_dims: Sequence[int],
         max_seq_length: int = 1,  # linked from the data like every model's; one token here
         network: NetworkFactory = CNN,
-        **kwargs,  # optimizer, lr_scheduler, lr_scheduler_interval
+        **kwargs,  # optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor
     ):
         super().__init__(idx_to_char, input_dims, max_seq_length, network, **kwargs)
         self.metrics = {

@@ -32,7 +32,7 @@ class LitCTC(NetworkLitModel):
         input_dims: Sequence[int],
         max_seq_length: int,
         network: NetworkFactory = LineCNN,
-        **kwargs,  # optimizer, lr_scheduler, lr_scheduler_interval
+        **kwargs,  # optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor
     ):
         super().__init__(idx_to_char, input_dims, max_seq_length, network, **kwargs)
         self.val_cer, self.test_cer = CharErrorRate(), CharErrorRate()

@@ -48,9 +48,10 @@ class LitTransformer(BaseLitModel):
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         lr_scheduler_interval: Literal["step", "epoch"] = "step",
+        lr_scheduler_monitor: str = "validation/loss",
         compile: bool = False,
     ):
-        super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval)
+        super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
         self.model = ResNetTransformer(
             input_dims=tuple(input_dims),

@@ -1,0 +1,66 @@
+"""Learning-rate schedules follow the run: OneCycleLR's length comes from the trainer, plateau
+schedulers step once per validation on the metric the config names."""
+
+import pytest
+import torch
+
+from tests.conftest import SMALL_LINES
+
+SMALL_ARGS = [f"--data.{k}={v}" for k, v in SMALL_LINES.items()]  # 64 training lines, batches of 8
+QUIET = ["--trainer.logger=false", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+         "--trainer.precision=32-true"]  # fmt: skip
+
+
+def fit(run_experiment, tmp_path, monkeypatch, *args):
+    monkeypatch.chdir(tmp_path)
+    return run_experiment.main(["fit", "--config", "quickstart", *SMALL_ARGS, *QUIET, *args])
+
+
+def schedule_of(tmp_path) -> dict:
+    return torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["lr_schedulers"][0]
+
+
+@pytest.mark.parametrize("length", [["--trainer.max_steps=7"], ["--trainer.max_steps=-1", "--trainer.max_epochs=2"]])
+def test_one_cycle_takes_its_length_from_the_trainer(run_experiment, tmp_path, monkeypatch, data_dir, length):
+    """The quickstart sets no total_steps: any max_steps or max_epochs runs to its end (a fixed 2500
+    crashed at step 2501 of --trainer.max_steps=5000)."""
+    cli = fit(run_experiment, tmp_path, monkeypatch, *length, "--trainer.limit_val_batches=0")
+    expected = 7 if "--trainer.max_steps=7" in length else 2 * SMALL_LINES["num_train"] // SMALL_LINES["batch_size"]
+    assert cli.trainer.global_step == expected
+    scheduler = cli.trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler.total_steps == expected and scheduler.last_epoch == expected
+
+
+def test_a_total_steps_set_in_the_config_is_kept(run_experiment, tmp_path, monkeypatch, data_dir):
+    cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=3", "--trainer.limit_val_batches=0",
+              "--model.lr_scheduler.init_args.total_steps=20")
+    assert cli.trainer.lr_scheduler_configs[0].scheduler.total_steps == 20
+
+
+def test_a_resumed_run_with_more_steps_stretches_the_one_cycle(run_experiment, tmp_path, monkeypatch, data_dir):
+    fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=4", "--trainer.val_check_interval=2")
+    cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=8", "--trainer.val_check_interval=2",
+              "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"))
+    scheduler = cli.trainer.lr_scheduler_configs[0].scheduler
+    assert cli.trainer.global_step == 8 and scheduler.total_steps == 8 and scheduler.last_epoch == 8
+
+
+def test_reduce_on_plateau_steps_once_per_validation_on_the_configured_metric(run_experiment, tmp_path, monkeypatch, data_dir):
+    cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=6", "--trainer.val_check_interval=2",
+              "--model.lr_scheduler=ReduceLROnPlateau", "--model.lr_scheduler.init_args.patience=0",
+              "--model.lr_scheduler_monitor=validation/cer")
+    scheduler = cli.trainer.lr_scheduler_configs[0].scheduler
+    assert cli.trainer.lr_scheduler_configs[0].monitor == "validation/cer"
+    assert scheduler.last_epoch == 3  # validations at steps 2, 4 and 6; not one step per batch
+    assert scheduler.best == pytest.approx(min(cli.trainer.callback_metrics["validation/cer"].item(), scheduler.best))
+
+
+def test_each_best_checkpoint_holds_the_weights_its_score_was_measured_on(run_experiment, tmp_path, monkeypatch, data_dir):
+    """Validation every 3 steps, epochs of 8: the checkpoints are written right after validations
+    (steps 3, 6, 9), never at an epoch end (step 8) under the score of step 6's validation."""
+    fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=10", "--trainer.val_check_interval=3", "--model.lr_scheduler=null",
+        "--checkpoint.save_top_k=-1")
+    steps = {p.name: torch.load(p, map_location="cpu", weights_only=False)["global_step"] for p in (tmp_path / "checkpoints").glob("*.ckpt")}
+    scored = {name: step for name, step in steps.items() if name != "last.ckpt"}
+    assert sorted(scored.values()) == [3, 6, 9], steps
+    assert steps["last.ckpt"] == 9  # the latest validated weights
