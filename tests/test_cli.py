@@ -104,22 +104,30 @@ def test_fast_dev_run_subprocess(tmp_path, data_dir):
 
 
 @pytest.mark.slow
-def test_short_fit_saves_config_checkpoints_and_wandb_run(tmp_path, data_dir):
-    """A real (tiny) fit with the quickstart's W&B logger, overfitting one batch."""
+@pytest.mark.parametrize(
+    ("config_name", "project", "module", "input_dims"),
+    [("quickstart", "quickstart", "LitTransformer", [1, 32, 512]),
+     ("fontlines_line_cnn", "quickstart", "LitCTC", [1, 32, 512]),
+     ("fontchars_mlp", "HandwritingFontCharacters", "LitClassifier", [1, 28, 28])],
+)  # fmt: skip
+def test_short_fit_saves_config_checkpoints_and_wandb_run(tmp_path, data_dir, config_name, project, module, input_dims):
+    """A real (tiny) fit with the config's W&B logger, overfitting one batch, the prediction
+    tables on: each LightningModule reads the memorised batch its own way."""
     result = run_cli(
-        "fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.overfit_batches=1",
-        "--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
+        "fit", "--config", config_name, *SMALL_ARGS, "--trainer.overfit_batches=1", "--trainer.max_epochs=-1",
+        "--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.check_val_every_n_epoch=null",
+        "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false", "--predictions.every_n_epochs=1",
         cwd=tmp_path, data_dir=data_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    run_dirs = [p for p in (tmp_path / "runs" / "quickstart").iterdir() if p.is_dir()]
+    run_dirs = [p for p in (tmp_path / "runs" / project).iterdir() if p.is_dir()]
     assert len(run_dirs) == 1
     config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
-    assert config["model"]["class_path"] == "model_package.lit_models.LitTransformer"
-    assert config["model"]["init_args"]["input_dims"] == [1, 32, 512]  # the linked value, resolved
-    assert config["data"]["class_path"].endswith("HandwritingFontLines")
+    assert config["model"]["class_path"] == f"model_package.lit_models.{module}"
+    assert config["model"]["init_args"]["input_dims"] == input_dims  # the linked value, resolved
+    assert config["data"]["class_path"].startswith("model_package.data.HandwritingFont")
     checkpoints = sorted(p.name for p in (run_dirs[0] / "checkpoints").iterdir())
-    assert "last.ckpt" in checkpoints and any(name.startswith("epoch=") and "cer=" in name for name in checkpoints)
+    assert "last.ckpt" in checkpoints and any(name.startswith("epoch=") and ("cer=" in name or "acc=" in name) for name in checkpoints)
     wandb_runs = list((tmp_path / "runs" / "wandb").glob("offline-run-*"))
     assert len(wandb_runs) == 1
     tables = wandb_runs[0] / "files" / "media" / "table"

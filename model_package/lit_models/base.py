@@ -58,8 +58,8 @@ class BaseLitModel(L.LightningModule):
         return {"preds": preds, "targets": targets}
 
     def texts(self, ids: torch.Tensor) -> list[str]:
-        """Token ids (B, L) -> texts (special tokens dropped)."""
-        return self.vocabulary.decode_batch(ids.tolist())
+        """Token ids (B, L), or one token each (B,) -> texts (special tokens dropped)."""
+        return self.vocabulary.decode_batch(ids.reshape(len(ids), -1).tolist())
 
     def training_step(self, batch, batch_idx):
         x, y = batch

@@ -69,7 +69,7 @@ class PredictionTable(L.Callback):
             self._log(logger, "validation/predictions", self._val_rows, trainer.global_step)
         if self._train_batch is not None:
             x, y = self._train_batch
-            preds = pl_module.texts(pl_module.model.predict(x.to(pl_module.device)))
+            preds = pl_module.predict_texts(x.to(pl_module.device))  # each LightningModule reads its own way
             rows = list(zip(x.cpu(), pl_module.texts(y), preds))
             self._log(logger, "train/predictions", rows, trainer.global_step)
 
