@@ -133,3 +133,13 @@ def test_short_fit_saves_config_checkpoints_and_wandb_run(tmp_path, data_dir, co
     tables = wandb_runs[0] / "files" / "media" / "table"
     assert list((tables / "validation").glob("predictions_*.table.json")), "no validation prediction table"
     assert list((tables / "train").glob("predictions_*.table.json")), "no table for the memorised training batch"
+
+
+def test_font_characters_are_the_same_data_from_the_cli_as_from_python(run_experiment, data_dir):
+    """Its canvas defaults are real parameters, so the CLI (which passes every parameter it knows)
+    renders what HandwritingFontCharacters() renders (it gave 32 x 512 canvases instead of 64 x 128)."""
+    from model_package.data import HandwritingFontCharacters
+
+    cli = build(run_experiment, "--config", "fontchars_mlp")
+    assert cli.datamodule.specs == HandwritingFontCharacters(batch_size=cli.datamodule.batch_size).specs
+    assert (cli.datamodule.specs["train"].line_height, cli.datamodule.specs["train"].line_width) == (64, 128)

@@ -254,11 +254,12 @@ class HandwritingFontCharacters(HandwritingFontLines):
         num_train: int = 20000,
         num_val: int = 2000,
         num_test: int = 2000,
+        line_height: int = 64,  # the canvas a character is drawn on before framing to 28 x 28
+        line_width: int = 128,
         **kwargs,  # the other arguments of HandwritingFontLines (fonts, augmentation, seed, ...)
     ):
-        kwargs.setdefault("line_height", 64)  # the canvas a character is drawn on before framing
-        kwargs.setdefault("line_width", 128)
-        super().__init__(batch_size=batch_size, num_train=num_train, num_val=num_val, num_test=num_test, max_length=1, **kwargs)
+        super().__init__(batch_size=batch_size, num_train=num_train, num_val=num_val, num_test=num_test, max_length=1,
+                         line_height=line_height, line_width=line_width, **kwargs)  # fmt: skip
         size = emnist_metadata.CHAR_SIZE
         self.input_dims, self.output_dims = (1, size, size), (1,)
 
