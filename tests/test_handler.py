@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -171,3 +172,53 @@ def test_fetch_limits_bytes(target, monkeypatch):
     monkeypatch.setattr(images_module, "MAX_PIXELS", 100)
     with pytest.raises(BadImage, match="exceeds 100 pixels"):
         images_module.open_image(_png(size=(20, 20)))
+
+
+class _Drip(BaseHTTPRequestHandler):
+    """Valid headers (or, with ``in_headers``, headers too) sent one byte every 0.2 s, for ever."""
+
+    in_headers = False
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+        if not self.in_headers:
+            self.wfile.write(head)
+            self.wfile.flush()
+            head = b""
+        try:
+            for byte in head + b"\0" * 100000:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:  # the client gave up
+            pass
+
+
+@pytest.mark.timeout(30)  # before the fix it hung for as long as the server dripped
+@pytest.mark.parametrize("in_headers", [False, True], ids=["body", "headers"])
+def test_a_server_dripping_bytes_cannot_hold_a_fetch_past_its_deadline(monkeypatch, in_headers):
+    """Each recv gets a byte well within the per-read time-out, so only the overall deadline can stop
+    it (reproduced before the fix: a 1 byte/s drip held fetch_url for 60 s)."""
+    monkeypatch.setattr(images_module, "DEADLINE_S", 1.5)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Drip", (_Drip,), {"in_headers": in_headers}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(BadImage) as err:
+            fetch_url(f"http://127.0.0.1:{server.server_address[1]}/slow.png", allow=lambda a: True)
+        elapsed = time.monotonic() - start
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert err.value.status == 408 and "took more than 1.5 s" in str(err.value)
+    assert elapsed < 1.5 + 1.0  # the deadline, not the server, ended it
+
+
+def test_a_body_cut_short_is_refused(target):
+    target.routes["/cut.png"] = Route(_png(), content_type="image/png", cut_after=10)
+    with pytest.raises(BadImage, match="could not fetch") as err:
+        fetch_url(target.url("/cut.png"), allow=lambda a: True)
+    assert err.value.status == 400

@@ -19,6 +19,7 @@ from model_package.data.render import Augmentation, render_line
 from model_package.lit_models import LitTransformer
 from model_package.serving import lambda_handler
 from model_package.serving.http import make_server
+from model_package.serving.images import BadImage
 from model_package.serving.predictor import DEFAULT_MODEL, Predictor
 from serving_helpers import rendered_line_png
 
@@ -167,6 +168,11 @@ def test_predictor_cli_reads_an_http_url(tmp_path):
         server.routes["/c.png"] = Route((tmp_path / "c.png").read_bytes(), content_type="image/png")
         result = subprocess.run([sys.executable, "-m", "model_package.predict", server.url("/c.png")],
                                 capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == Predictor().predict(str(tmp_path / "c.png"))
-    assert server.requests == ["/c.png"]
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == Predictor().predict(str(tmp_path / "c.png"))
+        assert server.requests == ["/c.png"]
+        # The library's default is the safe one: a URL handed on from a request cannot reach loopback.
+        with pytest.raises(BadImage, match="not allowed") as err:
+            Predictor().predict(server.url("/c.png"))
+        assert err.value.status == 403 and server.requests == ["/c.png"]
+        assert Predictor().predict(server.url("/c.png"), allow_private=True) == result.stdout.strip()

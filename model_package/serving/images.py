@@ -6,7 +6,7 @@
   public one (no loopback, private, link-local, carrier-grade NAT, multicast, reserved,
   unspecified, or IPv4 written inside IPv6); the connection then goes to the checked address
   (no second lookup for DNS rebinding); redirects are followed by hand, each hop checked again;
-  connect and read time-outs and an overall deadline.
+  connect and read time-outs, and an overall deadline that a server dripping bytes cannot stretch.
 
 Every refusal is a :class:`BadImage` with an HTTP status and a message for the caller.
 """
@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import http.client
 import io
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -112,6 +114,14 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # certificate of the host name
 
 
+def _shut(connection: http.client.HTTPConnection) -> None:
+    """Unblock any read on the connection's socket (the watchdog of ``fetch_url``)."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _resolve(host: str, port: int, allow: Callable[[str], bool]) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -146,6 +156,11 @@ def fetch_url(url: str, allow: Callable[[str], bool] = is_public_address, max_by
         timeout = max(0.1, min(TIMEOUT_S, deadline - time.monotonic()))
         cls = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
         connection = cls(host, address, port, timeout)
+        # The per-recv time-out cannot stop a server that sends one byte every few seconds, in the
+        # headers or the body: at the deadline a watchdog shuts the socket, and the read fails.
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, (connection,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request("GET", path, headers={"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": "model-package"})
@@ -162,15 +177,20 @@ def fetch_url(url: str, allow: Callable[[str], bool] = is_public_address, max_by
             if length and length.isdigit() and int(length) > max_bytes:
                 raise BadImage(f"image larger than {max_bytes} bytes", status=413)
             body = bytearray()
-            while chunk := response.read(64 * 1024):
+            while chunk := response.read1(64 * 1024):  # what one recv gives, not a wait for 64 KiB
                 body += chunk
                 if len(body) > max_bytes:
                     raise BadImage(f"image larger than {max_bytes} bytes", status=413)
                 if time.monotonic() > deadline:
                     raise BadImage("fetching the image took too long", status=408)
+            if time.monotonic() > deadline or (length and length.isdigit() and len(body) < int(length)):
+                raise OSError("the connection ended early")  # cut by the watchdog, or by the server
             return bytes(body)
         except (OSError, http.client.HTTPException) as err:
+            if time.monotonic() >= deadline:
+                raise BadImage(f"fetching the image took more than {DEADLINE_S:g} s", status=408) from None
             raise BadImage(f"could not fetch the image ({type(err).__name__})", status=400) from None
         finally:
+            watchdog.cancel()
             connection.close()
     raise BadImage(f"more than {MAX_REDIRECTS} redirects")

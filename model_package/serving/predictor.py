@@ -48,10 +48,14 @@ class Predictor:
         batch = torch.stack([self.preprocess(image) for image in images])  # (B, 1, H, W)
         return list(self.module.predict_text(batch))
 
-    def predict(self, image: Image.Image | str | Path) -> str:
-        """Text of one image: a PIL image, a file path, or an http(s) URL."""
+    def predict(self, image: Image.Image | str | Path, allow_private: bool = False) -> str:
+        """Text of one image: a PIL image, a file path, or an http(s) URL.
+
+        URLs are fetched from public hosts only: a service that passes on a URL from a request
+        must not let it reach loopback, private or cloud-metadata addresses (server-side request
+        forgery). ``allow_private=True`` lifts that for a trusted caller (the command line)."""
         if not isinstance(image, Image.Image):
-            image = load_image(str(image), allow_private=True)
+            image = load_image(str(image), allow_private=allow_private)
         return self.predict_batch([image])[0]
 
 
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     failed = False
     for source in args.images:
         try:
-            text = predictor.predict(source)
+            text = predictor.predict(source, allow_private=True)  # the user's own hosts are theirs to read
         except BadImage as err:
             print(f"{source}\terror: {err}", file=sys.stderr)
             failed = True
