@@ -201,3 +201,31 @@ def test_sinusoids_are_the_transformer_encodings():
         ResNetTransformer((1, 32, 64), 83, 10, 1, 2, 3, pos_embedding="rotary")
     with pytest.raises(ValueError, match="encoder"):
         ResNetTransformer((1, 32, 64), 83, 10, 1, 2, 3, encoder="vgg")
+
+
+def test_auxiliary_ctc_on_the_encoder_columns():
+    """ctc_weight adds a CTC loss over the memory's columns (training only): the loss grows by
+    exactly weight x that CTC, its gradient reaches the encoder, and it is refused where the grid
+    is narrower than the text (a page model) or the weight is negative."""
+    from model_package.lit_models import LitTransformer
+    from model_package.lit_models.ctc import ctc_loss
+    from model_package.metadata.vocabulary import LINE_VOCABULARY
+
+    torch.manual_seed(0)
+    plain = LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12)
+    aux = LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12, ctc_weight=0.5)
+    assert plain.ctc_head is None and aux.ctc_head is not None
+    aux.model.load_state_dict(plain.model.state_dict())
+    x = torch.rand(2, 1, 32, 256)
+    y = torch.tensor([LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12).vocabulary.encode(t, 12) for t in ["hello", "a b c"]])
+    memory = aux.model.encode(x)  # (2, 4 * 32, 128)
+    columns = memory.view(2, aux.model.enc_height, aux.model.enc_width, -1).mean(1)  # (2, 32, 128)
+    expected = plain.loss(x, y) + 0.5 * ctc_loss(aux.ctc_head(columns).transpose(1, 2), y, aux.vocabulary)
+    loss = aux.loss(x, y)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert aux.ctc_head.weight.grad.abs().sum() > 0 and aux.model.encoder.blocks[0].body[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="at least as wide as the text"):
+        LitTransformer(LINE_VOCABULARY, (1, 128, 64), 40, ctc_weight=0.3)  # 8 columns for 38 characters
+    with pytest.raises(ValueError, match="ctc_weight must be >= 0"):
+        LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12, ctc_weight=-1)

@@ -66,6 +66,21 @@ def test_staged_artifact_predicts_what_the_checkpoint_does(checkpoint, tmp_path)
     assert result.returncode == 0, result.stderr
 
 
+def test_staging_writes_beside_the_run_unless_asked_to_replace_the_shipped_model(checkpoint, tmp_path):
+    run = tmp_path / "runs" / "quickstart" / "abc123"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(checkpoint.read_bytes())
+    shipped = DEFAULT_MODEL.stat().st_mtime_ns, DEFAULT_MODEL.read_bytes()
+    result = subprocess.run([sys.executable, str(REPO / "training" / "stage_model.py"), str(run / "checkpoints" / "last.ckpt")],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (run / "text_recognizer.pt").is_file()
+    assert (DEFAULT_MODEL.stat().st_mtime_ns, DEFAULT_MODEL.read_bytes()) == shipped  # the git-tracked model untouched
+    both = subprocess.run([sys.executable, str(REPO / "training" / "stage_model.py"), str(checkpoint), "--out", "x.pt", "--as-default"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert both.returncode != 0 and "not allowed with argument" in both.stderr
+
+
 def test_stage_refuses_a_missing_checkpoint(tmp_path):
     result = subprocess.run([sys.executable, str(REPO / "training" / "stage_model.py"), str(tmp_path / "nope.ckpt")],
                             capture_output=True, text=True, timeout=120)

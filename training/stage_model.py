@@ -1,7 +1,8 @@
 """Turn a Lightning checkpoint into one self-contained, deployable artifact (TorchScript).
 
-    python training/stage_model.py runs/quickstart/<run>/checkpoints/last.ckpt
-    python training/stage_model.py CKPT --out model_package/artifacts/text_recognizer.pt
+    python training/stage_model.py runs/quickstart/<run>/checkpoints/last.ckpt   # -> runs/quickstart/<run>/text_recognizer.pt
+    python training/stage_model.py CKPT --out my_model.pt
+    python training/stage_model.py CKPT --as-default     # replace the shipped model_package/artifacts/text_recognizer.pt
 
 The artifact holds the weights, the vocabulary and the preprocessing parameters (input height,
 width, ink convention) and loads with ``torch.jit.load`` alone. The checkpoint is read with
@@ -28,7 +29,14 @@ from model_package.metadata import handwriting_fonts
 from model_package.models.resnet import ResNetConfig
 from model_package.models.staged import script
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "model_package" / "artifacts" / "text_recognizer.pt"
+SHIPPED = Path(__file__).resolve().parents[1] / "model_package" / "artifacts" / "text_recognizer.pt"
+ARTIFACT_NAME = "text_recognizer.pt"
+
+
+def default_out(checkpoint: str | Path) -> Path:
+    """Beside the run, not over the shipped model: ``<run>/checkpoints/x.ckpt`` -> ``<run>/text_recognizer.pt``."""
+    folder = Path(checkpoint).resolve().parent
+    return (folder.parent if folder.name == "checkpoints" else folder) / ARTIFACT_NAME
 
 
 def load_checkpoint(path: str | Path) -> LitTransformer:
@@ -52,7 +60,7 @@ def check_images(lit: LitTransformer, num: int = 8) -> torch.Tensor:
     return torch.from_numpy(images)
 
 
-def stage(checkpoint: str | Path, out: str | Path = DEFAULT_OUT, card: dict | None = None) -> Path:
+def stage(checkpoint: str | Path, out: str | Path, card: dict | None = None) -> Path:
     lit = load_checkpoint(checkpoint)
     vocabulary = lit.vocabulary
     module = script(lit.model, vocabulary.idx_to_char, vocabulary.blank_index)
@@ -81,11 +89,13 @@ def stage(checkpoint: str | Path, out: str | Path = DEFAULT_OUT, card: dict | No
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="a Lightning checkpoint of LitTransformer")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"artifact to write (default: {DEFAULT_OUT})")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", help=f"artifact to write (default: {ARTIFACT_NAME} in the checkpoint's run folder)")
+    where.add_argument("--as-default", action="store_true", help=f"overwrite the shipped default model ({SHIPPED})")
     args = parser.parse_args(argv)
     if not Path(args.checkpoint).is_file():
         sys.exit(f"error: no such checkpoint: {args.checkpoint}")
-    stage(args.checkpoint, args.out)
+    stage(args.checkpoint, SHIPPED if args.as_default else args.out or default_out(args.checkpoint))
 
 
 if __name__ == "__main__":

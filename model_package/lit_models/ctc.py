@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torchmetrics.text import CharErrorRate
 
 from model_package.lit_models.base import NetworkFactory, NetworkLitModel
+from model_package.metadata.vocabulary import Vocabulary
 from model_package.models.line_cnn import LineCNN
 
 
@@ -19,6 +20,21 @@ def ctc_greedy_decode(logits: torch.Tensor, blank: int) -> list[list[int]]:
     keep[:, 1:] = best[:, 1:] != best[:, :-1]  # the first of each run
     keep &= best != blank
     return [row[mask].tolist() for row, mask in zip(best, keep)]
+
+
+def ctc_targets(y: torch.Tensor, vocabulary: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels (B, L) ``<S> text <E> <P>...`` -> (the text tokens of every row concatenated, lengths (B,))."""
+    v = vocabulary
+    text = (y != v.start_index) & (y != v.end_index) & (y != v.pad_index) & (y != v.blank_index)
+    return y[text], text.sum(1)
+
+
+def ctc_loss(logits: torch.Tensor, y: torch.Tensor, vocabulary: Vocabulary) -> torch.Tensor:
+    """CTC of logits (B, C, S) (one distribution per horizontal position) against labels (B, L)."""
+    log_probs = logits.float().log_softmax(1).permute(2, 0, 1)  # (S, B, C), as F.ctc_loss wants
+    targets, lengths = ctc_targets(y, vocabulary)
+    steps = torch.full((len(y),), log_probs.shape[0], dtype=torch.long, device=y.device)
+    return F.ctc_loss(log_probs, targets, steps, lengths, blank=vocabulary.blank_index, zero_infinity=True)
 
 
 class LitCTC(NetworkLitModel):
@@ -43,16 +59,10 @@ class LitCTC(NetworkLitModel):
 
     def targets(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Labels (B, L) -> (the text tokens of every row concatenated, lengths (B,))."""
-        v = self.vocabulary
-        text = (y != v.start_index) & (y != v.end_index) & (y != v.pad_index) & (y != v.blank_index)
-        return y[text], text.sum(1)
+        return ctc_targets(y, self.vocabulary)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = self.model(x)  # (B, C, S)
-        log_probs = logits.float().log_softmax(1).permute(2, 0, 1)  # (S, B, C), as F.ctc_loss wants
-        targets, lengths = self.targets(y)
-        steps = torch.full((len(x),), log_probs.shape[0], dtype=torch.long, device=x.device)
-        return F.ctc_loss(log_probs, targets, steps, lengths, blank=self.vocabulary.blank_index, zero_infinity=True)
+        return ctc_loss(self.model(x), y, self.vocabulary)  # logits (B, C, S)
 
     def predict_texts(self, x: torch.Tensor) -> list[str]:
         """Images -> texts by greedy CTC decoding (special tokens other than the blank are dropped too)."""

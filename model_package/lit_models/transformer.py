@@ -8,9 +8,11 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
 from torchmetrics.text import CharErrorRate
 
 from model_package.lit_models.base import BaseLitModel
+from model_package.lit_models.ctc import ctc_loss
 from model_package.models.resnet import ResNetConfig
 from model_package.models.resnet_transformer import ResNetTransformer
 
@@ -26,8 +28,9 @@ class LitTransformer(BaseLitModel):
     ``ignore_pad_in_loss=True`` restores FSDL's ``ignore_index=<P>``. ``encoder="resnet18"``
     swaps the custom ResNet for torchvision's resnet18 trunk and ``encoder="line_cnn"`` for FSDL's
     sliding-window LineCNN (LineCNNTransformer); ``pos_embedding="sinusoidal"``
-    swaps the learned positions for fixed ones (both one YAML key, for the ablations). ``compile=True`` runs the
-    training forward through ``torch.compile``.
+    swaps the learned positions for fixed ones (both one YAML key, for the ablations).
+    ``ctc_weight > 0`` adds an auxiliary CTC loss on the encoder's columns (lines only; see
+    ``column_ctc_loss``). ``compile=True`` runs the training forward through ``torch.compile``.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class LitTransformer(BaseLitModel):
         lr_scheduler: LRSchedulerCallable | None = None,
         lr_scheduler_interval: Literal["step", "epoch"] = "step",
         lr_scheduler_monitor: str = "validation/loss",
+        ctc_weight: float = 0.0,
         compile: bool = False,
     ):
         super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
@@ -71,9 +75,19 @@ class LitTransformer(BaseLitModel):
             pos_embedding=pos_embedding,
         )
         self.ignore_index = self.vocabulary.pad_index if ignore_pad_in_loss else -100
+        if ctc_weight < 0:
+            raise ValueError(f"ctc_weight must be >= 0, got {ctc_weight}")
+        self.ctc_weight = ctc_weight
+        self.ctc_head: nn.Linear | None = None
+        if ctc_weight > 0:  # training only: the staged model and its decoding never use it
+            columns, characters = self.model.enc_width, max_seq_length - 2
+            if columns < characters:
+                raise ValueError(f"ctc_weight > 0 needs an encoder grid at least as wide as the text: "
+                                 f"{columns} columns for up to {characters} characters (a line model; not for pages)")
+            self.ctc_head = nn.Linear(tf_dim, len(self.vocabulary))
         # torch.compile of the teacher-forced forward (opt-in). Kept out of the module tree, so
         # checkpoints hold the plain model's weights under the same names either way.
-        self.__dict__["_train_forward"] = torch.compile(self.model) if compile else self.model
+        self.__dict__["_train_forward"] = torch.compile(self.teacher_forced) if compile else self.teacher_forced
         self.val_cer = CharErrorRate()
         self.test_cer = CharErrorRate()
         self.metrics = {"validation": self.val_cer, "test": self.test_cer}
@@ -82,10 +96,28 @@ class LitTransformer(BaseLitModel):
         """Images (B, C, H, W) -> greedy token ids (B, max_seq_length)."""
         return self.model.predict(x)
 
+    def teacher_forced(self, x: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, C, H, W), input ids (B, T) -> (logits (B, T, num_classes), memory (B, H'W', D))."""
+        memory = self.model.encode(x)
+        return self.model.decode(memory, tokens), memory
+
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # y: (B, L) = <S> t e x t <E> <P>...; predict y[:, 1:] from y[:, :-1]
-        logits = self._train_forward(x, y[:, :-1])  # (B, L-1, C)
-        return F.cross_entropy(logits.transpose(1, 2), y[:, 1:], ignore_index=self.ignore_index)
+        logits, memory = self._train_forward(x, y[:, :-1])  # (B, L-1, C), (B, H'W', D)
+        loss = F.cross_entropy(logits.transpose(1, 2), y[:, 1:], ignore_index=self.ignore_index)
+        if self.ctc_head is None:
+            return loss
+        return loss + self.ctc_weight * self.column_ctc_loss(memory, y)
+
+    def column_ctc_loss(self, memory: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Auxiliary CTC on the encoder: each column of the memory grid, averaged over its rows,
+        classifies the character under it. It hands the encoder a per-position signal from the
+        first step, so the decoder's cross-attention has letters to find, which removes the
+        long plateau where the decoder learns only the language (the quickstart: validation CER
+        0.70 -> 0.16 at 1,000 steps)."""
+        b, h, w = memory.shape[0], self.model.enc_height, self.model.enc_width
+        columns = memory.view(b, h, w, -1).mean(1)  # (B, W', D)
+        return ctc_loss(self.ctc_head(columns).transpose(1, 2), y, self.vocabulary)  # logits (B, C, W')
 
     def predict_texts(self, x: torch.Tensor) -> list[str]:
         return self.texts(self.model.predict(x))  # greedy decoding, cached
