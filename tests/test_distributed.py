@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -97,11 +98,18 @@ def test_ckpt_path_last_resumes_the_newest_run(tmp_path, data_dir):
     base = ["fit", "--config", "quickstart", *SMALL_ARGS, "--trainer.val_check_interval=2",]
     first = run_cli(*base, "--trainer.max_steps=4", cwd=tmp_path, data_dir=data_dir)
     assert first.returncode == 0, first.stderr[-3000:]
+    (first_run,) = [p.name for p in (tmp_path / "runs" / "quickstart").iterdir() if p.is_dir() and p.name != "wandb"]
+    # A newer run of ANOTHER config in the same W&B project (fontlines_line_cnn logs to "quickstart" too)
+    other = run_cli("fit", "--config", "fontlines_line_cnn", *SMALL_ARGS, "--trainer.max_steps=2", "--trainer.val_check_interval=2",
+                    cwd=tmp_path, data_dir=data_dir)
+    assert other.returncode == 0, other.stderr[-3000:]
     second = run_cli(*base, "--trainer.max_steps=6", "--ckpt_path", "last", cwd=tmp_path, data_dir=data_dir)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "resuming from runs/quickstart/" in second.stdout
+    assert f"resuming from runs/quickstart/{first_run}/checkpoints/last.ckpt (run {first_run}, the newest of config quickstart.yaml)" in second.stdout
     steps = sorted(_step(p) for p in (tmp_path / "runs" / "quickstart").glob("*/checkpoints/last.ckpt"))
-    assert steps == [4, 6]
+    assert steps == [2, 4, 6]  # the line CNN's run untouched; the quickstart's resumed from 4 to 6
+    none = run_cli("fit", "--config", "line_cnn_transformer", *SMALL_ARGS, "--ckpt_path", "last", cwd=tmp_path, data_dir=data_dir)
+    assert none.returncode != 0 and "no run of config" in none.stderr and "3 run(s) of other configs" in none.stderr
 
 
 @pytest.mark.skipif(not cpu_bf16_native(), reason="this CPU has no bf16 hardware (AVX512-BF16/AMX): bf16 is emulated here, ~10x slower")
@@ -151,27 +159,88 @@ def _sizes_seen_while_saving(io, path) -> tuple[set, int, int]:
     return seen, old, path.stat().st_size
 
 
-def test_checkpoints_are_never_seen_half_written(tmp_path, run_experiment):
-    """Lightning's checkpoint IO (the one the CLI's trainer uses) writes through an fsspec
-    transaction: a temporary file renamed at the end. Watched while saving 48 MB, the file only
-    ever has its old size or its new one."""
+OTHER_FS = "/dev/shm"  # tmpfs: another filesystem than the tests' tmp_path (checked where used)
+
+
+def _other_filesystem(path) -> str:
+    if not os.path.isdir(OTHER_FS) or os.stat(OTHER_FS).st_dev == os.stat(path).st_dev:
+        pytest.skip(f"needs {OTHER_FS} on another filesystem than {path}")
+    return OTHER_FS
+
+
+def test_checkpoints_are_never_seen_half_written(tmp_path, run_experiment, monkeypatch):
+    """With $TMPDIR on another filesystem, Lightning's own save (fsspec: a temporary file in
+    $TMPDIR, then a move that is really a copy) is seen half-written; the CLI trainer's
+    AtomicCheckpointIO writes beside the target and renames, so the file only ever has its old
+    size or its new one."""
     from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+    from model_package.lit_models.checkpoint_io import AtomicCheckpointIO
     from tests.test_cli import build
 
+    other = _other_filesystem(tmp_path)
+    monkeypatch.setenv("TMPDIR", other)
+    monkeypatch.setattr(tempfile, "tempdir", other)
     cli = build(run_experiment, "--config", "quickstart", *SMALL_ARGS)
-    assert type(cli.trainer.strategy.checkpoint_io) is TorchCheckpointIO
+    assert type(cli.trainer.strategy.checkpoint_io) is AtomicCheckpointIO
     seen, old, new = _sizes_seen_while_saving(cli.trainer.strategy.checkpoint_io, tmp_path / "last.ckpt")
-    assert seen <= {old, new}, f"saw sizes {sorted(s for s in seen if s is not None)} between {old} and {new}"
+    partial = sorted(s for s in seen - {old, new} if s is not None)
+    assert seen <= {old, new}, f"saw {len(partial)} sizes between {old} and {new}, e.g. {partial[:3]}"
+    # the same watch catches Lightning's own save copying across filesystems
+    seen, old, new = _sizes_seen_while_saving(TorchCheckpointIO(), tmp_path / "plain.ckpt")
+    assert not seen <= {old, new}, "the watch saw no partial file: it could not tell atomic from not"
 
 
-def test_a_checkpoint_save_that_fails_leaves_the_previous_one_intact(tmp_path):
-    from lightning.pytorch.plugins.io import TorchCheckpointIO
+SAVE_LOOP = """
+import sys, torch
+from model_package.lit_models.checkpoint_io import AtomicCheckpointIO
+io, weights = AtomicCheckpointIO(), torch.ones(50_000_000)  # 200 MB a save
+for step in range(1, 1000):
+    print(step, flush=True)
+    io.save_checkpoint({"global_step": step, "w": weights}, sys.argv[1])
+"""
 
-    io = TorchCheckpointIO()
+
+def test_a_process_killed_mid_save_leaves_a_whole_checkpoint(tmp_path):
+    """SIGKILL while 200 MB checkpoints are being written, $TMPDIR on another filesystem: the
+    target is the last complete checkpoint, and the next save removes the killed one's temporary file."""
+    from model_package.lit_models.checkpoint_io import AtomicCheckpointIO
+
+    other = _other_filesystem(tmp_path)
+    path = tmp_path / "last.ckpt"
+    process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(path)], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "TMPDIR": other}, cwd=REPO)
+    try:
+        while int(process.stdout.readline() or 999) < 3:  # two saves done, the third under way
+            pass
+        time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] >= 2 and checkpoint["w"].numel() == 50_000_000
+    AtomicCheckpointIO().save_checkpoint({"global_step": 0}, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
+
+
+def test_a_checkpoint_save_that_fails_mid_write_leaves_the_previous_one_intact(tmp_path, monkeypatch):
+    """The disk fills up half-way through writing: the old checkpoint stays, no temporary file remains."""
+    import errno
+
+    from model_package.lit_models import checkpoint_io
+
+    io = checkpoint_io.AtomicCheckpointIO()
     path = tmp_path / "last.ckpt"
     io.save_checkpoint({"global_step": 1, "state_dict": {"w": torch.ones(3)}}, path)
-    with pytest.raises(Exception):
-        io.save_checkpoint({"global_step": 2, "broken": lambda: None}, path)  # cannot be pickled: fails mid-save
+    real_save = torch.save
+
+    def disk_full(obj, f):
+        f.write(b"PK\x03\x04" + b"\0" * 4096)  # some bytes of a zip, then no space left
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_io.torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        io.save_checkpoint({"global_step": 2, "state_dict": {"w": torch.zeros(3)}}, path)
+    monkeypatch.setattr(checkpoint_io.torch, "save", real_save)
     assert torch.load(path, weights_only=True)["global_step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]  # no temporary file left

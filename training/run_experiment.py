@@ -34,7 +34,7 @@ from lightning.pytorch.loggers import WandbLogger  # noqa: E402
 from model_package.data import *  # noqa: E402,F403  (imports every data module, so --data=ClassName finds it)
 from model_package.data import BaseDataModule  # noqa: E402
 from model_package.data.io import atomic_path  # noqa: E402
-from model_package.lit_models import BaseLitModel, PredictionTable, Trainer  # noqa: E402
+from model_package.lit_models import BaseLitModel, PredictionTable, Trainer, ValidationCheckpoint  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 LINKED_FROM_DATA = ("input_dims", "max_seq_length", "idx_to_char")  # data module attribute -> model argument
@@ -75,7 +75,7 @@ def run_dir(trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir)
 
 
-def environment(trainer=None) -> dict:
+def environment(trainer=None, configs: list[str] | None = None) -> dict:
     """What a run needs to be repeated: the git commit (and whether the tree was dirty), Python,
     the platform, the versions of the packages that shape the results, and the precision the
     trainer chose with the CPU capability behind the choice."""
@@ -103,6 +103,7 @@ def environment(trainer=None) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "config_files": configs or [],
         "packages": versions,
         "precision": choice.as_dict() if choice is not None else None,
     }
@@ -119,7 +120,7 @@ class SaveAndLogConfig(SaveConfigCallback):
         folder = run_dir(trainer)  # on every rank: trainer.log_dir is a collective call under DDP
         if trainer.is_global_zero:
             config = self.resolved_config(pl_module)
-            env = environment(trainer)
+            env = environment(trainer, config_files(self.config))
             with atomic_path(folder / self.config_filename) as tmp:
                 tmp.write_text(yaml.safe_dump(config, sort_keys=False))
             with atomic_path(folder / "environment.json") as tmp:
@@ -137,11 +138,23 @@ class SaveAndLogConfig(SaveConfigCallback):
         return config
 
 
-def newest_last_checkpoint(trainer) -> Path | None:
-    """The most recent ``last.ckpt`` of this project's earlier runs (``--ckpt_path last``)."""
+def config_files(config) -> list[str]:
+    """The ``--config`` files of a run, as absolute paths (what ``--ckpt_path last`` matches on)."""
+    return [os.path.abspath(str(path)) for path in (config.get("config") or [])]
+
+
+def newest_last_checkpoint(trainer, configs: list[str]) -> tuple[Path | None, list[Path]]:
+    """The most recent ``last.ckpt`` among this project's earlier runs OF THE SAME CONFIG
+    (``--ckpt_path last``; configs may share a W&B project), and the runs of other configs."""
     here = run_dir(trainer)
-    candidates = sorted(here.parent.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
-    return candidates[-1] if candidates else None
+    same, other = [], []
+    for path in sorted(here.parent.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime):
+        try:
+            recorded = json.loads((path.parents[1] / "environment.json").read_text()).get("config_files")
+        except (OSError, ValueError):
+            recorded = None
+        (same if recorded == configs else other).append(path)
+    return (same[-1] if same else None), other
 
 
 class TextRecognizerCLI(LightningCLI):
@@ -149,10 +162,13 @@ class TextRecognizerCLI(LightningCLI):
         """``--ckpt_path last`` resumes the newest run of the project: every run has its own folder
         (its W&B id), so Lightning's own "last" would look only in the new, empty one."""
         if self.config_init[self.subcommand].get("ckpt_path") == "last":
-            path = newest_last_checkpoint(self.trainer)
+            configs = config_files(self.config[self.subcommand])
+            path, other = newest_last_checkpoint(self.trainer, configs)
             if path is None:
-                sys.exit(f"error: --ckpt_path last: no last.ckpt under {run_dir(self.trainer).parent}/*/checkpoints/")
-            print(f"resuming from {path}")
+                others = f"; {len(other)} run(s) of other configs there were left alone" if other else ""
+                sys.exit(f"error: --ckpt_path last: no run of config {', '.join(configs) or '(none)'} with a last.ckpt "
+                         f"under {run_dir(self.trainer).parent}/*/checkpoints/{others}")
+            print(f"resuming from {path} (run {path.parents[1].name}, the newest of config {', '.join(map(os.path.basename, configs))})")
             self.config_init[self.subcommand]["ckpt_path"] = str(path)
 
     def after_fit(self) -> None:
@@ -170,7 +186,7 @@ class TextRecognizerCLI(LightningCLI):
         return super()._instantiate_trainer(config, callbacks)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(ValidationCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "validation/cer",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
@@ -79,3 +80,16 @@ class PredictionTable(L.Callback):
 
         data = [[wandb.Image(1 - image.squeeze(0).float().numpy()), target, pred] for image, target, pred in rows]
         logger.log_table(key=key, columns=["image", "ground truth", "prediction"], data=data, step=step)
+
+
+class ValidationCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` that refreshes ``last.ckpt`` after EVERY validation (with
+    ``save_on_train_epoch_end=False``, as the CLI sets it): Lightning 2.6 writes ``last.ckpt`` there
+    only when a top-k file was written at the same step, so a validation that did not improve the
+    score left ``last.ckpt`` behind and a resumed run lost those steps."""
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if (self.save_last and not self._should_skip_saving_checkpoint(trainer)
+                and not self._should_save_on_train_epoch_end(trainer) and self._last_global_step_saved != trainer.global_step):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
