@@ -1,4 +1,4 @@
-"""A callback for the DDP tests: each rank writes a hash of every training image it saw."""
+"""A callback for the DDP tests: each rank writes a hash of every training and test image it saw."""
 
 import hashlib
 import json
@@ -13,6 +13,7 @@ class RecordSeenSamples(L.Callback):
 
     def __init__(self):
         self.seen: list[str] = []
+        self.tested: list[str] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         images = batch[0].detach().cpu().numpy()
@@ -21,3 +22,11 @@ class RecordSeenSamples(L.Callback):
     def on_train_end(self, trainer, pl_module):
         path = Path(os.environ["PROBE_DIR"]) / f"rank{trainer.global_rank}.json"
         path.write_text(json.dumps({"world_size": trainer.world_size, "seen": self.seen}))
+
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        images = batch[0].detach().cpu().numpy()
+        self.tested += [hashlib.sha1(image.tobytes()).hexdigest() for image in images]
+
+    def on_test_end(self, trainer, pl_module):
+        path = Path(os.environ["PROBE_DIR"]) / f"rank{trainer.global_rank}-test.json"
+        path.write_text(json.dumps({"world_size": trainer.world_size, "tested": self.tested}))

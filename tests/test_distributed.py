@@ -58,6 +58,22 @@ def test_ranks_see_disjoint_samples(tmp_path, data_dir):
     assert len(a | b) == SMALL_LINES["num_train"]  # ... that cover it
 
 
+def test_ddp_test_scores_every_sample_exactly_once(tmp_path, data_dir):
+    """15 test lines on 2 ranks: DistributedSampler would pad to 16 (one line scored twice); the
+    unpadded sampler gives 8 + 7, every line once."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    args = ["test", "--config", "quickstart", *SMALL_ARGS, *DDP, "--data.num_test=15", "--data.batch_size=4",
+            "--trainer.logger=false", "--trainer.callbacks+=ddp_probe.RecordSeenSamples"]
+    env = {**os.environ, "PROBE_DIR": str(probe), "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, str(REPO / "training" / "run_experiment.py"), *args],
+                            cwd=tmp_path, env={**env, "MODEL_PACKAGE_DATA_DIR": str(data_dir)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    tested = [json.loads((probe / f"rank{r}-test.json").read_text())["tested"] for r in (0, 1)]
+    assert sorted(map(len, tested)) == [7, 8]
+    assert len(set(tested[0]) | set(tested[1])) == 15 and not set(tested[0]) & set(tested[1])
+
+
 def test_ddp_memorises_one_batch_to_zero_cer(tmp_path, data_dir):
     out = tmp_path / "result.json"
     result = subprocess.run([sys.executable, str(REPO / "tests" / "ddp_memorise.py"), str(out)], cwd=tmp_path,

@@ -286,9 +286,22 @@ def test_synthetic_paragraphs_on_the_fly_and_precomputed(iam_env):
     torch.manual_seed(1)
     first = [fly.data_train[i][1] for i in range(8)]
     second = [fly.data_train[i][1] for i in range(8)]
-    assert any(not torch.equal(a, b) for a, b in zip(first, second))  # new paragraphs each pass
+    assert any(not torch.equal(a, b) for a, b in zip(first, second))  # new paragraphs each pass (epoch)
+    # Two DDP ranks: the same seed everywhere, the global RNG in the same state, different indices.
+    rank0, rank1 = (IAMSyntheticParagraphs(augment=False, num_synthetic=8) for _ in range(2))
+    rank0.setup()
+    rank1.setup()
     torch.manual_seed(1)
-    assert all(torch.equal(a, fly.data_train[i][1]) for i, a in enumerate(first))  # seeded by torch
+    even = [rank0.data_train[i][1] for i in range(0, 8, 2)]
+    torch.manual_seed(1)
+    odd = [rank1.data_train[i][1] for i in range(1, 8, 2)]
+    assert not any(torch.equal(a, b) for a, b in zip(even, odd))  # was identical: the index was ignored
+    assert all(torch.equal(a, first[i]) for a, i in zip(even, range(0, 8, 2)))  # (seed, index, visit) fixes each
+    assert all(torch.equal(a, first[i]) for a, i in zip(odd, range(1, 8, 2)))
+    other = IAMSyntheticParagraphs(augment=False, num_synthetic=8)
+    other.setup()
+    torch.manual_seed(2)  # the global RNG plays no part
+    assert torch.equal(other.data_train[0][1], first[0])
     a, b = (IAMSyntheticParagraphs(augment=False, num_synthetic=8, precompute=True, seed=3) for _ in range(2))
     a.setup()
     b.setup()

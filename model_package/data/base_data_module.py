@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 from lightning.pytorch.accelerators import CUDAAccelerator
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from model_package.metadata.vocabulary import Vocabulary
@@ -43,10 +44,17 @@ class BaseDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset | None, split: str, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}: no {split} data; call setup() first")
+        sampler = None
+        if split != "train" and self.trainer is not None and self.trainer.world_size > 1:
+            # Lightning's default DistributedSampler pads every rank to the same length by repeating
+            # samples, so validation and test metrics would count some twice: score each once.
+            sampler = UnrepeatedDistributedSampler(dataset, num_replicas=self.trainer.world_size,
+                                                   rank=self.trainer.global_rank, shuffle=False)  # fmt: skip
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator),

@@ -5,9 +5,10 @@ which multiplies the paragraph layouts the model sees. Lines come at their own p
 (``line_pitch`` px a line, :mod:`.iam_paragraphs`), 1 to ``max_lines`` of them, each from a
 different form, stacked ``line_pitch`` apart; the label is their texts joined with ``\\n``.
 
-``precompute=False`` (the default) draws new paragraphs every epoch from torch's generator (so
-``seed_everything`` fixes them, per DataLoader worker too); ``precompute=True`` draws
-``num_synthetic`` once, each from its own generator seeded by ``(seed, index)``.
+``precompute=False`` (the default) draws new paragraphs every epoch, the k-th draw of index i
+from a generator seeded by ``(seed, i, k)`` (distinct on every DDP rank, fixed by the seed);
+``precompute=True`` draws ``num_synthetic`` once, each from its own generator seeded by
+``(seed, index)``.
 """
 
 from __future__ import annotations
@@ -59,12 +60,18 @@ def synthesize_paragraph(
 
 
 class SyntheticParagraphs(Dataset):
-    """``num`` synthetic paragraphs drawn anew at every access from torch's generator."""
+    """``num`` synthetic paragraphs, a new one at every access: the k-th access of index i draws
+    from a generator seeded by ``(seed, i, k)``. So the same seed gives the same paragraphs, each
+    epoch gets new ones, and DDP ranks (which read different indices) never get the same ones,
+    whatever the number of processes or DataLoader workers (the access counts live in shared
+    memory, so workers see and advance the same ones)."""
 
     def __init__(self, pieces: LinePieces, num: int, vocabulary: Vocabulary, max_tokens: int, page: tuple[int, int],
-                 line_pitch: int, max_lines: int, transform: Callable | None = None):  # fmt: skip
+                 line_pitch: int, max_lines: int, transform: Callable | None = None, seed: int = 0):  # fmt: skip
         self.pieces, self.num, self.vocabulary, self.max_tokens = pieces, num, vocabulary, max_tokens
         self.page, self.line_pitch, self.max_lines, self.transform = page, line_pitch, max_lines, transform
+        self.seed = seed
+        self.accesses = torch.zeros(num, dtype=torch.int64).share_memory_()  # (num,) draws so far per index
 
     def __len__(self) -> int:
         return self.num
@@ -76,8 +83,9 @@ class SyntheticParagraphs(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= index < self.num:
             raise IndexError(index)
-        rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
-        image, text = self.draw(rng)
+        visit = int(self.accesses[index])
+        self.accesses[index] += 1
+        image, text = self.draw(np.random.default_rng([self.seed, index, visit]))
         x = torch.from_numpy(image).unsqueeze(0).float().div_(255)  # (1, H, W)
         if self.transform is not None:
             x = self.transform(x)
@@ -102,7 +110,7 @@ class IAMSyntheticParagraphs(IAMParagraphs):
         _, height, width = self.input_dims
         dataset = SyntheticParagraphs(
             pieces, self.num_synthetic, self.vocabulary, self.max_seq_length, (height, width), self.line_pitch,
-            self.max_lines, self.train_transform(),
+            self.max_lines, self.train_transform(), seed=self.seed,
         )  # fmt: skip
         if not self.precompute:
             return dataset
