@@ -10,9 +10,10 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def data_dir(tmp_path_factory) -> Path:
-    """A data root shared by the session's tests (rendered sets are cached there once)."""
+    """A data root shared by the session's tests (rendered sets are cached there once); autouse,
+    so no test, run alone or not, reads or downloads into the repository's data/."""
     path = tmp_path_factory.mktemp("data")
     os.environ["MODEL_PACKAGE_DATA_DIR"] = str(path)
     return path

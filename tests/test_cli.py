@@ -143,3 +143,18 @@ def test_font_characters_are_the_same_data_from_the_cli_as_from_python(run_exper
     cli = build(run_experiment, "--config", "fontchars_mlp")
     assert cli.datamodule.specs == HandwritingFontCharacters(batch_size=cli.datamodule.batch_size).specs
     assert (cli.datamodule.specs["train"].line_height, cli.datamodule.specs["train"].line_width) == (64, 128)
+
+
+@pytest.mark.timeout(120)  # rendering the 20,000 paragraphs first took most of 5 minutes
+def test_fast_dev_run_renders_only_the_batches_it_reads(run_experiment, tmp_path, monkeypatch, data_dir):
+    import h5py
+
+    monkeypatch.chdir(tmp_path)
+    before = set((data_dir / "processed" / "handwriting_fonts").glob("HandwritingFontParagraphs-*.h5"))
+    cli = run_experiment.main(["fit", "--config", "quickstart", "--data=HandwritingFontParagraphs", "--trainer.fast_dev_run=true",
+                               "--trainer.logger=false", "--trainer.precision=32-true"])
+    made = set((data_dir / "processed" / "handwriting_fonts").glob("HandwritingFontParagraphs-*.h5")) - before
+    assert len(made) == 3  # train, val, test: one batch each
+    for path in made:
+        with h5py.File(path) as f:
+            assert len(f["images"]) == cli.datamodule.batch_size

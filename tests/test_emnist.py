@@ -45,7 +45,7 @@ def test_emnist_downloads_and_reads_upright_characters(emnist_env):
         char = LINE_VOCABULARY[token]
         same_class = upright[classes == CLASSES.index(char)]
         assert any((image == u).all() for u in same_class), char
-        assert not all((image == u.T).all() for u in same_class)
+        assert not any((image == u.T).all() for u in same_class)  # upright: no sample left column-major
     image, label = dm.data_test[0]
     assert image.shape == (1, 28, 28) and 0 <= float(image.min()) <= float(image.max()) <= 1
     assert LINE_VOCABULARY[int(label)] == CLASSES[int(PARTS["test"]["labels"][0, 0])]
@@ -58,7 +58,7 @@ def test_emnist_validation_writers_are_not_training_writers(emnist_env):
     assert not set(writers[is_val]) & set(writers[~is_val])
 
 
-def test_balancing_gives_every_class_the_mean_count_and_repeats_only_rare_classes():
+def test_balancing_gives_every_class_the_mean_count_and_repeats_only_rare_classes(emnist_env):
     labels = np.array([0] * 10 + [1] * 4 + [2] * 7)  # mean 7
     keep = balanced_indices(labels, np.random.default_rng(0))
     assert np.bincount(labels[keep]).tolist() == [7, 7, 7]

@@ -29,7 +29,8 @@ def test_vectorised_equals_reference(max_overlap, chunk):
     assert fast.shape == (len(texts), 28, 896) and fast.dtype == np.uint8
     np.testing.assert_array_equal(fast, slow)
     assert not fast[0].any() and fast[3].any()
-    assert (fast.astype(int) <= 255).all() and fast.max() == 255  # saturated, not wrapped
+    if max_overlap > 0:  # overlapping ink saturates at 255 (a uint8 sum would wrap round, leaving ~1/256 of pixels at 255)
+        assert (fast == 255).mean() > 4 * (pools.glyphs == 255).mean()
 
 
 def test_characters_are_placed_step_apart():

@@ -205,8 +205,8 @@ def test_sinusoids_are_the_transformer_encodings():
 
 def test_auxiliary_ctc_on_the_encoder_columns():
     """ctc_weight adds a CTC loss over the memory's columns (training only): the loss grows by
-    exactly weight x that CTC, its gradient reaches the encoder, and it is refused where the grid
-    is narrower than the text (a page model) or the weight is negative."""
+    exactly weight x that CTC, its gradient reaches the encoder; it is switched off (with a warning)
+    for page data or a grid narrower than the text, and a negative weight is refused."""
     from model_package.lit_models import LitTransformer
     from model_package.lit_models.ctc import ctc_loss
     from model_package.metadata.vocabulary import LINE_VOCABULARY
@@ -225,7 +225,12 @@ def test_auxiliary_ctc_on_the_encoder_columns():
     torch.testing.assert_close(loss, expected)
     loss.backward()
     assert aux.ctc_head.weight.grad.abs().sum() > 0 and aux.model.encoder.blocks[0].body[0].weight.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="at least as wide as the text"):
-        LitTransformer(LINE_VOCABULARY, (1, 128, 64), 40, ctc_weight=0.3)  # 8 columns for 38 characters
+    from model_package.metadata.vocabulary import PARAGRAPH_VOCABULARY
+
+    with pytest.warns(UserWarning, match="ctc_weight=0.3 ignored"):
+        narrow = LitTransformer(LINE_VOCABULARY, (1, 32, 64), 40, ctc_weight=0.3)  # 8 columns for 38 characters
+    with pytest.warns(UserWarning, match="this data has pages"):
+        page = LitTransformer(PARAGRAPH_VOCABULARY, (1, 128, 512), 60, ctc_weight=0.3)  # lines stacked: no columns to read
+    assert narrow.ctc_head is None and page.ctc_head is None and page.ctc_weight == 0
     with pytest.raises(ValueError, match="ctc_weight must be >= 0"):
         LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12, ctc_weight=-1)

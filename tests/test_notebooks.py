@@ -39,6 +39,7 @@ def notebook_env(tmp_path_factory):
                 "IAM": ("/iamdb.zip", build_iamdb_zip()[0])}  # fmt: skip
     with served_data(tmp_path_factory.mktemp("notebook-data"), archives) as (server, mp):
         mp.setenv("MODEL_PACKAGE_NLTK_INDEX_URL", server.url("/nltk/index.xml"))
+        mp.setenv("MODEL_PACKAGE_RUNS_DIR", str(tmp_path_factory.mktemp("notebook-runs")))  # not the repo's runs/
         yield  # the kernel inherits this environment
 
 
@@ -47,6 +48,8 @@ def notebook_env(tmp_path_factory):
 def test_notebook_runs(path: Path, notebook_env):
     notebook = nbformat.read(path, as_version=4)
     assert os.environ["MODEL_PACKAGE_DATA_DIR"] not in ("", str(REPO / "data"))
+    before = set((REPO / "runs").rglob("*"))
     NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    assert set((REPO / "runs").rglob("*")) == before, "the notebook wrote into the repository's runs/"

@@ -20,6 +20,21 @@ def test_preview_paragraph_captions_have_one_row_per_line(tmp_path, data_dir):
     assert Image.open(out).width == 512
 
 
+@pytest.mark.timeout(60)  # the whole default splits (20,000 + 1,000 + 1,000 lines) took minutes
+def test_preview_renders_only_what_it_shows(tmp_path, data_dir):
+    import h5py
+
+    from model_package.data import HandwritingFontLines
+
+    main(["HandwritingFontLines", "--num", "3", "--out", str(tmp_path / "x.png")])  # the default, full-size module
+    full, shown = HandwritingFontLines(), HandwritingFontLines()
+    shown.sized_for(3)
+    for split in ("train", "val", "test"):
+        assert not full.split_path(split).exists()
+        with h5py.File(shown.split_path(split)) as f:
+            assert len(f["images"]) == 3
+
+
 def test_preview_unknown_data_module_names_it(tmp_path):
     with pytest.raises(SystemExit, match="unknown data module 'IAMLinez'"):
         main(["IAMLinez", "--out", str(tmp_path / "x.png")])

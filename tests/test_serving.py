@@ -170,8 +170,21 @@ def test_preprocessing_crops_to_the_ink_like_the_training_lines():
     sheet.paste(tight, (300, 200))
     a, b = predictor.preprocess(tight)[0].numpy(), predictor.preprocess(sheet)[0].numpy()
     assert float(np.abs(a - b).mean()) < 0.01
-    rows = np.flatnonzero(b.max(axis=1) > 0.2)
-    assert rows[0] >= 1 and rows[-1] <= 30  # line_margin(32) == 2 rows of paper, as in training
+    # Against the training rendering itself: a line with ascenders and descenders, rendered as the
+    # training data is, saved black on white on a large sheet, served: the ink spans the same rows.
+    # (A line WITHOUT descenders is still served larger than it was rendered: the renderer scales
+    # the font's line box, serving the ink box; the data issue unifies the two.)
+    trained = render_line("Typography kept", "caveat", 32, 512, np.random.default_rng(1), Augmentation.none(), degraded=False)
+    sheet = Image.new("L", (1400, 500), 255)
+    sheet.paste(Image.fromarray(255 - trained), (250, 120))
+    served = predictor.preprocess(sheet)[0].numpy()
+
+    def ink_rows(image):
+        rows = np.flatnonzero(image.max(axis=1) > 0.2 * image.max())
+        return rows[0], rows[-1]
+
+    (top_t, bottom_t), (top_s, bottom_s) = ink_rows(trained.astype(np.float32) / 255), ink_rows(served)
+    assert abs(top_t - top_s) <= 2 and abs(bottom_t - bottom_s) <= 2, ((top_t, bottom_t), (top_s, bottom_s))
 
 
 def test_predictor_cli_reads_an_http_url(tmp_path):

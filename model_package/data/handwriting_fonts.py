@@ -12,6 +12,7 @@ number of processes that render it. Rendered sets are cached to HDF5 under
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -205,8 +206,27 @@ class HandwritingFontLines(CachedSplitsDataModule):
         """A sample's text -> its label: ``<S> text <E> <P>...``."""
         return self.vocabulary.encode(text, self.max_seq_length)
 
+    def sized_for(self, num: int) -> None:
+        """Render (and read) only the first ``num`` samples of each split: what a preview shows or a
+        ``fast_dev_run`` reads. Sample i depends only on (seed, split, i), so they are the full
+        split's first ``num``; the cache key holds the size, so the two are never mixed up."""
+        if num < 1:
+            raise ValueError(f"num must be positive, got {num}")
+        self.specs = {split: dataclasses.replace(spec, num=min(spec.num, num)) for split, spec in self.specs.items()}
+
+    def _size_for_the_run(self) -> None:
+        """Under ``fast_dev_run=N`` the trainer reads N batches of each split: render just those."""
+        runs = self.trainer.fast_dev_run if self.trainer is not None else 0
+        if runs:
+            self.sized_for(self.batch_size * int(runs))
+
+    def setup(self, stage: str | None = None) -> None:
+        self._size_for_the_run()  # on every rank (prepare_data runs on one per node)
+        super().setup(stage)
+
     def prepare_data(self) -> None:
         """Render and cache every split that is not cached yet (rank 0 of each node)."""
+        self._size_for_the_run()
         for split in SPLITS:
             path = self.split_path(split)
             if path.exists():

@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--init {item!r}: expected KEY=VALUE")
         kwargs[key] = yaml.safe_load(value)
     dm = data_module_class(args.name)(**kwargs)
+    if hasattr(dm, "sized_for"):  # rendered data: render what is shown, not whole splits
+        dm.sized_for(args.num)
     dm.prepare_data()
     dm.setup()
     out = args.out or f"{args.name}-{args.split}.png"

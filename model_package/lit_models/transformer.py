@@ -8,11 +8,13 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torchmetrics.text import CharErrorRate
 
 from model_package.lit_models.base import BaseLitModel
 from model_package.lit_models.ctc import ctc_loss
+from model_package.metadata.vocabulary import NEWLINE
 from model_package.models.resnet import ResNetConfig
 from model_package.models.resnet_transformer import ResNetTransformer
 
@@ -29,8 +31,8 @@ class LitTransformer(BaseLitModel):
     swaps the custom ResNet for torchvision's resnet18 trunk and ``encoder="line_cnn"`` for FSDL's
     sliding-window LineCNN (LineCNNTransformer); ``pos_embedding="sinusoidal"``
     swaps the learned positions for fixed ones (both one YAML key, for the ablations).
-    ``ctc_weight > 0`` adds an auxiliary CTC loss on the encoder's columns (lines only; see
-    ``column_ctc_loss``). ``compile=True`` runs the training forward through ``torch.compile``.
+    ``ctc_weight > 0`` adds an auxiliary CTC loss on the encoder's columns (lines only: with
+    page data it is switched off with a warning; see ``column_ctc_loss``). ``compile=True`` runs the training forward through ``torch.compile``.
     """
 
     def __init__(
@@ -77,14 +79,16 @@ class LitTransformer(BaseLitModel):
         self.ignore_index = self.vocabulary.pad_index if ignore_pad_in_loss else -100
         if ctc_weight < 0:
             raise ValueError(f"ctc_weight must be >= 0, got {ctc_weight}")
-        self.ctc_weight = ctc_weight
         self.ctc_head: nn.Linear | None = None
         if ctc_weight > 0:  # training only: the staged model and its decoding never use it
             columns, characters = self.model.enc_width, max_seq_length - 2
-            if columns < characters:
-                raise ValueError(f"ctc_weight > 0 needs an encoder grid at least as wide as the text: "
-                                 f"{columns} columns for up to {characters} characters (a line model; not for pages)")
-            self.ctc_head = nn.Linear(tf_dim, len(self.vocabulary))
+            if NEWLINE in self.vocabulary.char_to_idx or columns < characters:
+                rank_zero_warn(f"ctc_weight={ctc_weight} ignored: the auxiliary CTC reads one line along the encoder's "
+                               f"{columns} columns, and this data has pages (or up to {characters} characters)")
+                ctc_weight = 0.0
+            else:
+                self.ctc_head = nn.Linear(tf_dim, len(self.vocabulary))
+        self.ctc_weight = ctc_weight
         # torch.compile of the teacher-forced forward (opt-in). Kept out of the module tree, so
         # checkpoints hold the plain model's weights under the same names either way.
         self.__dict__["_train_forward"] = torch.compile(self.teacher_forced) if compile else self.teacher_forced
