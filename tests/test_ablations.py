@@ -67,7 +67,6 @@ def test_summary_gives_mean_spread_and_each_seed():
     assert "| 0.500 (0.500) | 0.700 (0.700) | 4.0 |" in table[3]
 
 
-@pytest.mark.slow
 def test_sweep_runs_tests_records_and_resumes(data_dir, tmp_path):
     out = tmp_path / "results.jsonl"
     command = [sys.executable, str(REPO / "training" / "ablations.py"), "sweep", "--variants", "baseline", "ignore_pad",

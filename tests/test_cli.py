@@ -96,14 +96,12 @@ def test_unknown_key_in_a_yaml_file_fails_naming_it(run_experiment, tmp_path, da
     assert exit_info.value.code != 0 and "tf_layers" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_fast_dev_run_subprocess(tmp_path, data_dir):
     result = run_cli("fit", "--config", "quickstart", "--trainer.fast_dev_run=true", *SMALL_ARGS, cwd=tmp_path, data_dir=data_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "`Trainer.fit` stopped" in result.stderr
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("config_name", "project", "module", "input_dims"),
     [("quickstart", "quickstart", "LitTransformer", [1, 32, 512]),

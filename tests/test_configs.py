@@ -37,7 +37,6 @@ def test_config_builds_its_model_and_data(run_experiment, data_dir, name):
     assert list(cli.model.hparams.idx_to_char) == list(cli.datamodule.idx_to_char)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in CONFIGS if (REPO / "configs" / f"{n}.yaml").read_text().count("HandwritingFont")])
 def test_offline_config_fast_dev_run(run_experiment, data_dir, name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -61,7 +60,6 @@ def test_model_and_network_chosen_on_the_command_line(run_experiment, data_dir):
     assert type(cli.model.model.encoder).__name__ == "ResNet18Trunk"
 
 
-@pytest.mark.slow
 def test_classifier_fits_with_the_default_checkpointing_then_tests_the_best(run_experiment, data_dir, tmp_path, monkeypatch):
     """LitClassifier logs validation/cer too, so the CLI's default ModelCheckpoint works for it."""
     monkeypatch.chdir(tmp_path)

@@ -343,7 +343,6 @@ def test_iam_configs_link_dims_into_the_model(run_experiment, iam_env, config, d
     assert cli.model.hparams.tf_dim == 256 and cli.model.hparams.tf_num_layers == 4
 
 
-@pytest.mark.slow
 def test_iam_paragraph_config_fits_through_the_cli(iam_env, tmp_path):
     """The real command, one training and one validation batch, real and synthetic paragraphs."""
     from tests.test_cli import run_cli

@@ -132,7 +132,6 @@ def _memorise(lit, x, read, target, max_steps, lr=2e-3):
     raise AssertionError(f"not memorised in {max_steps} steps: {list(zip(got, target))[:4]}")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("network", [MLP, CNN])
 def test_classifiers_memorise_a_batch(network):
     torch.manual_seed(0)
@@ -176,7 +175,6 @@ def character_lines(num: int = 16, length: int = 6, seed: int = 0):
     return images, torch.tensor(labels)
 
 
-@pytest.mark.slow
 def test_line_cnn_simple_memorises_a_batch_with_ctc():
     """Windows of one cell moving half a cell: CTC has two steps per character."""
     torch.manual_seed(0)
@@ -188,7 +186,6 @@ def test_line_cnn_simple_memorises_a_batch_with_ctc():
     assert char_error_rate(lit.predict_texts(x), texts) == 0.0
 
 
-@pytest.mark.slow
 def test_line_cnn_memorises_a_batch_with_ctc(short_lines):
     torch.manual_seed(0)
     dm, (x, y) = short_lines
@@ -198,7 +195,6 @@ def test_line_cnn_memorises_a_batch_with_ctc(short_lines):
     assert char_error_rate(lit.predict_texts(x), texts) == 0.0
 
 
-@pytest.mark.slow
 def test_line_cnn_transformer_memorises_a_batch(short_lines):
     torch.manual_seed(0)
     dm, (x, y) = short_lines

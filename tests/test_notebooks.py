@@ -43,7 +43,6 @@ def notebook_env(tmp_path_factory):
         yield  # the kernel inherits this environment
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path: Path, notebook_env):
     notebook = nbformat.read(path, as_version=4)

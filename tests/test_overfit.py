@@ -1,7 +1,6 @@
 """Memorise one batch: the model, loss and decoding must be able to reach CER exactly 0."""
 
 import lightning as L
-import pytest
 import torch
 from torchmetrics.functional.text import char_error_rate
 
@@ -31,7 +30,6 @@ class StopWhenMemorised(L.Callback):
             trainer.should_stop = True
 
 
-@pytest.mark.slow
 def test_overfit_one_batch_reaches_zero_cer(data_dir):
     """The default model and loss (padding counted) memorise 16 lines within 300 steps."""
     L.seed_everything(0)

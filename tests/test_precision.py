@@ -75,7 +75,6 @@ def test_the_trainer_resolves_auto_and_prints_why(avx2_cpu, caplog):
     assert "precision 32-true (chosen for this hardware" in caplog.text
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("native", "expected"), [(True, "bf16-mixed"), (False, "32-true")])
 def test_the_cli_resolves_auto_and_records_it(tmp_path, monkeypatch, data_dir, run_experiment, native, expected):
     """``fit --config quickstart`` asks for auto; the run's environment.json says what it got and why."""
