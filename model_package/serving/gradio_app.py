@@ -21,7 +21,10 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+try:
+    import gradio as gr  # noqa: E402
+except ModuleNotFoundError as err:  # `make train` installs the runtime dependencies only
+    raise SystemExit("error: the Gradio app needs Gradio: pip install -e '.[serve]' (make test installs it too)") from err
 import requests  # noqa: E402
 from PIL import Image  # noqa: E402
 
