@@ -136,18 +136,29 @@ def test_bf16_mixed_fast_dev_run_on_cpu(tmp_path, data_dir):
     assert "bf16" in result.stdout + result.stderr
 
 
-def test_torch_compile_is_opt_in_and_changes_neither_loss_nor_checkpoint_names():
-    from model_package.lit_models import LitTransformer
-    from model_package.metadata.vocabulary import LINE_VOCABULARY
+COMPILE_CHECK = """
+import torch
+from model_package.lit_models import LitTransformer
+from model_package.metadata.vocabulary import LINE_VOCABULARY
 
-    torch.manual_seed(0)
-    compiled = LitTransformer(LINE_VOCABULARY, (1, 32, 128), 12, compile=True)
-    eager = LitTransformer(LINE_VOCABULARY, (1, 32, 128), 12)
-    assert list(compiled.state_dict()) == list(eager.state_dict())  # same names: checkpoints interchangeable
-    eager.load_state_dict(compiled.state_dict())
-    x, y = torch.rand(2, 1, 32, 128), torch.randint(4, 83, (2, 12))
-    torch.testing.assert_close(compiled.loss(x, y), eager.loss(x, y), rtol=1e-4, atol=1e-5)
-    assert compiled._train_forward != compiled.teacher_forced and eager._train_forward == eager.teacher_forced
+torch.manual_seed(0)
+compiled = LitTransformer(LINE_VOCABULARY, (1, 32, 128), 12, compile=True)
+eager = LitTransformer(LINE_VOCABULARY, (1, 32, 128), 12)
+assert list(compiled.state_dict()) == list(eager.state_dict())  # same names: checkpoints interchangeable
+eager.load_state_dict(compiled.state_dict())
+x, y = torch.rand(2, 1, 32, 128), torch.randint(4, 83, (2, 12))
+torch.testing.assert_close(compiled.loss(x, y), eager.loss(x, y), rtol=1e-4, atol=1e-5)
+assert compiled._train_forward._orig_mod.model is compiled.model and eager._train_forward.model is eager.model
+assert not hasattr(eager._train_forward, "_orig_mod")
+print("ok")
+"""
+
+
+def test_torch_compile_is_opt_in_and_changes_neither_loss_nor_checkpoint_names():
+    """In a fresh process, as a run uses it: inductor crashed natively (SIGSEGV/SIGABRT) when it
+    compiled after a dozen other fits in the pytest process, never alone or in a run."""
+    result = subprocess.run([sys.executable, "-c", COMPILE_CHECK], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
 
 def _sizes_seen_while_saving(io, path) -> tuple[set, int, int]:

@@ -19,6 +19,19 @@ from model_package.models.resnet import ResNetConfig
 from model_package.models.resnet_transformer import ResNetTransformer
 
 
+class TeacherForced(nn.Module):
+    """The training forward as one module (what ``compile=True`` compiles): images (B, C, H, W)
+    and input ids (B, T) -> (logits (B, T, num_classes), memory (B, H'W', D))."""
+
+    def __init__(self, model: ResNetTransformer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        memory = self.model.encode(x)
+        return self.model.decode(memory, tokens), memory
+
+
 class LitTransformer(BaseLitModel):
     """ResNet + Transformer recogniser.
 
@@ -91,7 +104,8 @@ class LitTransformer(BaseLitModel):
         self.ctc_weight = ctc_weight
         # torch.compile of the teacher-forced forward (opt-in). Kept out of the module tree, so
         # checkpoints hold the plain model's weights under the same names either way.
-        self.__dict__["_train_forward"] = torch.compile(self.teacher_forced) if compile else self.teacher_forced
+        teacher_forced = TeacherForced(self.model)
+        self.__dict__["_train_forward"] = torch.compile(teacher_forced) if compile else teacher_forced
         self.val_cer = CharErrorRate()
         self.test_cer = CharErrorRate()
         self.metrics = {"validation": self.val_cer, "test": self.test_cer}
@@ -99,11 +113,6 @@ class LitTransformer(BaseLitModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) -> greedy token ids (B, max_seq_length)."""
         return self.model.predict(x)
-
-    def teacher_forced(self, x: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images (B, C, H, W), input ids (B, T) -> (logits (B, T, num_classes), memory (B, H'W', D))."""
-        memory = self.model.encode(x)
-        return self.model.decode(memory, tokens), memory
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # y: (B, L) = <S> t e x t <E> <P>...; predict y[:, 1:] from y[:, :-1]
