@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from model_package.lit_models.precision import cpu_bf16_native
+from model_package.lit_models.precision import cpu_bf16_native, inductor_cpu_isa
 from tests.conftest import REPO, SMALL_LINES
 from tests.test_cli import run_cli
 
@@ -154,13 +154,7 @@ print("ok")
 """
 
 
-def _inductor_cpu_isa() -> str:
-    from torch._inductor import cpu_vec_isa
-
-    return str(cpu_vec_isa.pick_vec_isa())
-
-
-@pytest.mark.skipif(not _inductor_cpu_isa().startswith("avx512"),
+@pytest.mark.skipif(not inductor_cpu_isa().startswith("avx512"),
                     reason="torch 2.14's inductor gave NaN losses for this model with AVX2 kernels (eager is fine): compile=True is unsupported there")
 def test_torch_compile_is_opt_in_and_changes_neither_loss_nor_checkpoint_names():
     """In a fresh process, as a run uses it: inductor crashed natively (SIGSEGV/SIGABRT) when it

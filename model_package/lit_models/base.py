@@ -95,12 +95,16 @@ class BaseLitModel(L.LightningModule):
             config.update(monitor=self.lr_scheduler_monitor, strict=False)
         return {"optimizer": optimizer, "lr_scheduler": config}
 
+    def _one_cycle_length_from_trainer(self) -> bool:
+        """Whether the schedule is a OneCycleLR whose config sets neither ``total_steps`` nor ``epochs``."""
+        keywords = getattr(self.lr_scheduler, "keywords", {})  # the CLI hands over a functools.partial
+        target = self.lr_scheduler.args[-1] if isinstance(self.lr_scheduler, functools.partial) and self.lr_scheduler.args else self.lr_scheduler
+        return target is OneCycleLR and keywords.get("total_steps") is None and keywords.get("epochs") is None
+
     def _schedule_length(self) -> dict:
         """OneCycleLR's ``total_steps`` from the trainer (``max_steps``, or ``max_epochs`` times the
         batches per epoch) unless the config sets it (or ``epochs``), so any run length works."""
-        keywords = getattr(self.lr_scheduler, "keywords", {})  # the CLI hands over a functools.partial
-        target = self.lr_scheduler.args[-1] if isinstance(self.lr_scheduler, functools.partial) and self.lr_scheduler.args else self.lr_scheduler
-        if target is OneCycleLR and keywords.get("total_steps") is None and keywords.get("epochs") is None:
+        if self._one_cycle_length_from_trainer():
             return {"total_steps": int(self.trainer.estimated_stepping_batches)}
         return {}
 
@@ -108,7 +112,7 @@ class BaseLitModel(L.LightningModule):
         """A run resumed with another length (``--ckpt_path last --trainer.max_steps=5000``) restores
         a OneCycleLR planned for the old one: stretch its phases to the new length (unless the
         config fixed ``total_steps``), so it neither stops short nor fails past the old end."""
-        if not self._schedule_length():
+        if not self._one_cycle_length_from_trainer():
             return
         total = int(self.trainer.estimated_stepping_batches)
         for config in self.trainer.lr_scheduler_configs:

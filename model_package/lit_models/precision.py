@@ -66,6 +66,16 @@ def cpu_bf16_native() -> bool:
     return onednn and hardware
 
 
+def inductor_cpu_isa() -> str:
+    """The vector ISA torch.compile's CPU kernels would use here ("avx512 ...", "avx2", "" for none)."""
+    try:
+        from torch._inductor import cpu_vec_isa
+
+        return str(cpu_vec_isa.pick_vec_isa())
+    except Exception:  # noqa: BLE001 - a probe: anything that fails means "unknown"
+        return ""
+
+
 def _device(accelerator: str | Accelerator | None) -> str:
     if isinstance(accelerator, Accelerator):
         if isinstance(accelerator, CUDAAccelerator):

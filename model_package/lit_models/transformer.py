@@ -14,19 +14,10 @@ from torchmetrics.text import CharErrorRate
 
 from model_package.lit_models.base import BaseLitModel
 from model_package.lit_models.ctc import ctc_loss
+from model_package.lit_models.precision import inductor_cpu_isa
 from model_package.metadata.vocabulary import NEWLINE
 from model_package.models.resnet import ResNetConfig
 from model_package.models.resnet_transformer import ResNetTransformer
-
-
-def _inductor_cpu_isa() -> str:
-    """The vector ISA torch.compile's CPU kernels would use here ("avx512", "avx2", "" for none)."""
-    try:
-        from torch._inductor import cpu_vec_isa
-
-        return str(cpu_vec_isa.pick_vec_isa())
-    except Exception:  # noqa: BLE001 - a probe: anything that fails means "unknown"
-        return ""
 
 
 class TeacherForced(nn.Module):
@@ -114,8 +105,9 @@ class LitTransformer(BaseLitModel):
         self.ctc_weight = ctc_weight
         # torch.compile of the teacher-forced forward (opt-in). Kept out of the module tree, so
         # checkpoints hold the plain model's weights under the same names either way.
-        if compile and not torch.cuda.is_available() and not _inductor_cpu_isa().startswith("avx512"):
-            rank_zero_warn(f"compile=True on a CPU whose inductor kernels are {_inductor_cpu_isa() or 'scalar'}: with AVX2 "
+        isa = inductor_cpu_isa() if compile and not torch.cuda.is_available() else "avx512"
+        if not isa.startswith("avx512"):
+            rank_zero_warn(f"compile=True on a CPU whose inductor kernels are {isa or 'scalar'}: with AVX2 "
                            "kernels torch 2.14's inductor gave NaN losses for this model (eager is fine); prefer compile=False")
         teacher_forced = TeacherForced(self.model)
         self.__dict__["_train_forward"] = torch.compile(teacher_forced) if compile else teacher_forced
