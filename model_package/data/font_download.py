@@ -195,9 +195,16 @@ def default_font_splits() -> dict[str, tuple[str, ...]]:
 
 
 def downloaded_font(family: str) -> Path | None:
-    """The verified downloaded file of a manifest family, if it is there."""
-    for font in read_manifest():
-        if font.family == family:
-            path = fonts_dir() / font.filename
-            return path if path.is_file() else None
-    return None
+    """The downloaded file of a manifest family, if it is there."""
+    path = manifest_path()
+    filename = _filenames(str(path), path.stat().st_mtime_ns).get(family)
+    if filename is None:
+        return None
+    file = fonts_dir() / filename
+    return file if file.is_file() else None
+
+
+@functools.lru_cache(maxsize=8)
+def _filenames(path: str, mtime_ns: int) -> dict[str, str]:
+    """family -> font file name, of the manifest at ``path``."""
+    return {font.family: font.filename for font in _read_manifest(path, mtime_ns)}

@@ -98,13 +98,13 @@ def _draw_glyphs(
     canvas = Image.new("L", (max(width, 1), ascent + descent + 2 * margin), 0)
     draw = ImageDraw.Draw(canvas)
     x = float(margin)
+    # each word's font and baseline shift (keeping the baseline where it is), looked up once a word
+    word_fonts = [font if abs(scale - 1) < 0.02 else load_font(font_name, max(8, int(round(size * scale)))) for scale in word_scale]
+    shifts = [ascent - f.getmetrics()[0] for f in word_fonts]
     for char, advance, (dx, dy), w in zip(text, advances, offsets, word_index):
-        scale = float(word_scale[w])
         if not char.isspace():
-            glyph_font = font if abs(scale - 1) < 0.02 else load_font(font_name, max(8, int(round(size * scale))))
-            baseline_shift = ascent - glyph_font.getmetrics()[0]  # keep the baseline where it is
-            draw.text((x + dx, margin + dy + baseline_shift), char, font=glyph_font, fill=255)
-        x += advance * scale
+            draw.text((x + dx, margin + dy + shifts[w]), char, font=word_fonts[w], fill=255)
+        x += advance * float(word_scale[w])
     if aug.stroke:
         k = int(rng.integers(-aug.stroke if aug.thinning else 0, aug.stroke + 1))
         if k > 0:  # a broader pen
