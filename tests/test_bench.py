@@ -40,3 +40,8 @@ def test_bench_train_runs_every_configuration():
     assert [(r[0], r[1]) for r in rows] == [("1", "32-true"), ("1", "bf16-mixed"), ("2", "32-true"), ("2", "bf16-mixed")]
     assert all(r[3].endswith("x") for r in rows)  # a figure, not "failed"
     assert all(("emulated" in " ".join(r)) == (r[1].startswith("bf16") and not cpu_bf16_native()) for r in rows)
+
+
+def test_bench_page_runs_and_both_ways_read_the_same():
+    out = run_bench("page", "--pages", "1", "--lines", "3")
+    assert "lines/s" in out and "same text both ways: yes" in out, out

@@ -58,6 +58,7 @@ def test_staged_artifact_predicts_what_the_checkpoint_does(checkpoint, tmp_path)
     images = torch.stack([dm.data_val[i][0] for i in range(8)])
     assert torch.equal(module(images), lit.model.predict(images))
     assert module.decode(module(images)) == lit.texts(lit.model.predict(images))
+    assert Predictor(out).input_kind == "line"  # recorded in the artifact: a line model reads line crops
     assert list(module.idx_to_char) == dm.idx_to_char
     assert (module.input_height, module.input_width) == (32, 512)
     # loads and predicts with torch alone
@@ -94,9 +95,10 @@ def test_default_model_is_small_and_documented():
 
 
 @pytest.mark.xfail(
-    reason="the shipped model (2,500 steps on the 7 fontpkg hands) was trained with the old placement (font line box "
-    "scaled to the height); lines are now placed by their ink box in training and serving alike, and it reads them "
-    "at CER ~0.19. Retraining and staging the default model on the new data is issue 15.",
+    reason="the default model of configs/handwriting.yaml (5,000 steps, validation CER 0.41 over 10 unseen hands with "
+    "scan effects) reads these three short clean lines at CER ~0.36: it repeats a stretch ('the built-in "
+    "nawilt-in naw') or stops early ('are blocks.'), the attention decoder's known failures on lines much "
+    "shorter than its canvas; a longer run or CTC-assisted decoding is the next step (issue 15 notes).",
     strict=False,
 )
 def test_predictor_reads_a_rendered_line_with_the_default_model(tmp_path):
@@ -118,7 +120,7 @@ def test_preprocessing_accepts_either_polarity_and_any_size():
     light_on_dark, dark_on_light = Image.fromarray(ink).convert("RGB"), Image.fromarray(255 - ink)
     torch.testing.assert_close(predictor.preprocess(light_on_dark), predictor.preprocess(dark_on_light), atol=1e-5, rtol=0)
     bigger = predictor.preprocess(dark_on_light.resize((1024, 64), Image.Resampling.BICUBIC))
-    assert bigger.shape == (1, 32, 512)
+    assert bigger.shape == (1, predictor.height, predictor.width)
     assert float((bigger - predictor.preprocess(dark_on_light)).abs().mean()) < 0.02
 
 
@@ -138,7 +140,10 @@ def test_handler_answers_a_good_request(tmp_path):
     ]:
         response = lambda_handler.handler(event, None)
         assert response["statusCode"] == 200, response
-        assert json.loads(response["body"]) == {"pred": expected}
+        answer = json.loads(response["body"])
+        assert answer["pred"] == expected
+        assert [line["text"] for line in answer["lines"]] == [expected]  # one line, with its outline
+        assert len(answer["lines"][0]["polygon"]) == 4
 
 
 def test_local_http_server_serves_the_handler(tmp_path):
@@ -178,9 +183,8 @@ def test_preprocessing_crops_to_the_ink_like_the_training_lines():
     assert float(np.abs(a - b).mean()) < 0.01
     # Against the training rendering itself: a line with ascenders and descenders, rendered as the
     # training data is, saved black on white on a large sheet, served: the ink spans the same rows.
-    # (A line WITHOUT descenders is still served larger than it was rendered: the renderer scales
-    # the font's line box, serving the ink box; the data issue unifies the two.)
-    trained = render_line("Typography kept", "caveat", 32, 512, np.random.default_rng(1), Augmentation.none(), degraded=False)
+    trained = render_line("Typography kept", "caveat", predictor.height, predictor.width, np.random.default_rng(1),
+                          Augmentation.none(), degraded=False)
     sheet = Image.new("L", (1400, 500), 255)
     sheet.paste(Image.fromarray(255 - trained), (250, 120))
     served = predictor.preprocess(sheet)[0].numpy()

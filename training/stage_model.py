@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from model_package.data.io import atomic_path
 from model_package.data.render import Augmentation, render_line
 from model_package.lit_models import LitTransformer
 from model_package.metadata import handwriting_fonts
+from model_package.metadata.vocabulary import NEWLINE
 from model_package.models.resnet import ResNetConfig
 from model_package.models.staged import script
 
@@ -60,7 +62,23 @@ def check_images(lit: LitTransformer, num: int = 8) -> torch.Tensor:
     return torch.from_numpy(images)
 
 
-def stage(checkpoint: str | Path, out: str | Path, card: dict | None = None) -> Path:
+def run_line_pitch(checkpoint: str | Path) -> int | None:
+    """The line pitch a paragraph model trained at, from its run's config.yaml (beside the
+    ``checkpoints/`` folder): ``line_pitch`` (IAM paragraphs) or ``line_height`` (rendered
+    paragraphs, one line a band). None when there is no such file or value."""
+    folder = Path(checkpoint).resolve().parent
+    config = (folder.parent if folder.name == "checkpoints" else folder) / "config.yaml"
+    if not config.is_file():
+        return None
+    data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
+    args = data.get("init_args") or {}
+    pitch = args.get("line_pitch") or args.get("line_height")
+    return int(pitch) if pitch else None
+
+
+def stage(checkpoint: str | Path, out: str | Path, card: dict | None = None, line_pitch: int | None = None) -> Path:
+    """``line_pitch`` (pages only): the pixels a line of text takes in the model's input, so the
+    predictor scales a page to it; default: from the run's config.yaml."""
     lit = load_checkpoint(checkpoint)
     vocabulary = lit.vocabulary
     module = script(lit.model, vocabulary.idx_to_char, vocabulary.blank_index)
@@ -70,8 +88,11 @@ def stage(checkpoint: str | Path, out: str | Path, card: dict | None = None) -> 
     if not torch.equal(expected, got):
         rows = (expected != got).any(dim=1).nonzero().flatten().tolist()
         raise RuntimeError(f"the TorchScript artifact disagrees with the checkpoint on images {rows}")
+    page = NEWLINE in vocabulary.idx_to_char
     metadata = {
         "checkpoint": str(checkpoint),
+        "input_kind": "page" if page else "line",  # a page model reads whole pages, a line model line crops
+        "line_pitch": (line_pitch or run_line_pitch(checkpoint)) if page else None,
         "input_dims": list(lit.model.input_dims),
         "idx_to_char": vocabulary.idx_to_char,
         "hparams": {k: v for k, v in lit.hparams.items() if k not in ("idx_to_char", "resnet")},
@@ -92,10 +113,12 @@ def main(argv: list[str] | None = None) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--out", help=f"artifact to write (default: {ARTIFACT_NAME} in the checkpoint's run folder)")
     where.add_argument("--as-default", action="store_true", help=f"overwrite the shipped default model ({SHIPPED})")
+    parser.add_argument("--line-pitch", type=int, default=None,
+                        help="paragraph models: pixels a line takes in the model's input (default: from the run's config.yaml)")
     args = parser.parse_args(argv)
     if not Path(args.checkpoint).is_file():
         sys.exit(f"error: no such checkpoint: {args.checkpoint}")
-    stage(args.checkpoint, SHIPPED if args.as_default else args.out or default_out(args.checkpoint))
+    stage(args.checkpoint, SHIPPED if args.as_default else args.out or default_out(args.checkpoint), line_pitch=args.line_pitch)
 
 
 if __name__ == "__main__":

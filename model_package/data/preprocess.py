@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageOps
+from scipy import ndimage
 
 LINE_MARGIN_FRACTION = 1 / 16  # paper above and below the text, as a fraction of the line height
 INK_THRESHOLD = 32 / 255  # a pixel darker than this above the paper is ink
 LEFT_MARGIN = 4  # pixels of paper before the first stroke
+MIN_CONTRAST = 24 / 255  # ink must differ from the paper by this much somewhere, or the picture is blank
 
 
 def line_margin(height: int) -> int:
@@ -23,11 +25,30 @@ def line_margin(height: int) -> int:
 
 def ink_high(image: Image.Image) -> np.ndarray:
     """(H, W) float32 in [0, 1] with ink high and the paper at 0. Dark-on-light pictures (most
-    photos and scans) are inverted; light-on-dark ones (the training data's convention) are kept."""
+    photos and scans) are inverted; light-on-dark ones (the training data's convention) are kept.
+
+    The paper is measured around every pixel (:func:`paper_level`), so a shadow or a lamp's
+    gradient across a photo stays paper instead of turning into ink. The darkest ink becomes 1,
+    unless nothing differs from the paper by ``MIN_CONTRAST``: a blank sheet stays blank (all 0)
+    instead of having its grain stretched into strokes."""
     gray = np.asarray(ImageOps.exif_transpose(image).convert("L"), dtype=np.float32) / 255.0
-    paper = float(np.median(gray))
-    ink = paper - gray if paper > 0.5 else gray - paper
-    return np.clip(ink / max(float(ink.max()), 1e-6), 0.0, 1.0)
+    dark_ink = float(np.median(gray)) > 0.5
+    paper = paper_level(gray, dark_ink)
+    ink = paper - gray if dark_ink else gray - paper  # >= 0: the window's brightest pixel is above the grain
+    ink = np.clip(ink - float(np.median(ink)), 0.0, None)  # the typical paper pixel at 0 again
+    darkest = float(ink.max())
+    if darkest < MIN_CONTRAST:
+        return np.zeros_like(ink)
+    return np.clip(ink / darkest, 0.0, 1.0)
+
+
+def paper_level(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
+    """(H, W) brightness of the paper under each pixel: the brightest (for dark ink) pixel within a
+    window wider than a pen stroke, smoothed over the same window. Strokes vanish from it; slow
+    changes of the light across the sheet stay."""
+    size = int(np.clip(min(gray.shape) // 3, 15, 51))
+    level = ndimage.maximum_filter(gray, size) if dark_ink else ndimage.minimum_filter(gray, size)
+    return ndimage.uniform_filter(level, size)
 
 
 def crop_to_ink(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> np.ndarray:

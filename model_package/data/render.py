@@ -17,6 +17,7 @@ Images are uint8 with INK HIGH (255 = ink, 0 = paper), the convention of every d
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from dataclasses import dataclass, fields
@@ -275,3 +276,45 @@ def render_line(
     ink = _warp(ink, font_size=height * SCALE, aug=aug, rng=rng)
     line = _rule(_fit(ink, height, width, aug, rng), aug, rng)
     return degrade(line, aug, rng) if degraded else line
+
+
+def render_page(
+    texts: list[str],
+    font_name: str,
+    rng: np.random.Generator,
+    aug: Augmentation = Augmentation(),
+    size: int = 32,
+    pitch: tuple[float, float] = (1.0, 1.5),
+    skew_degrees: float = 0.0,
+    margin: int = 24,
+) -> np.ndarray:
+    """``texts`` written one under another in one hand, as on a sheet: (H, W) uint8, ink high.
+
+    Each line is drawn at ``size`` pixels a line box (as by :func:`render_line`, before placing),
+    left-aligned with a small random indent, the next one a random pitch (``pitch`` x the line box,
+    so at 1.0 descenders reach into the next line's ascenders) lower; the whole sheet is then
+    turned by ``skew_degrees`` and degraded once (paper, lighting, noise, JPEG). A page, not a model
+    input: :func:`model_package.data.page.find_lines` takes it apart again."""
+    lines = []
+    line_aug = dataclasses.replace(aug, neighbours=0.0)  # a page has real neighbours
+    for text in texts:
+        ink, (top, bottom) = _draw_glyphs(text, font_name, size, line_aug, rng)
+        ink = _warp(ink, font_size=size * SCALE, aug=line_aug, rng=rng)
+        lines.append((ink, top, bottom))
+    box = SCALE * size  # a line box at 2x resolution, about
+    offsets, y = [], SCALE * margin
+    for ink, top, bottom in lines:
+        x = SCALE * margin + int(rng.integers(0, box // 2 + 1))  # a small indent
+        offsets.append((y - top, x - box // 2))  # the line box's top at y; the glyph canvas has ~box / 2 of margin
+        y += int(box * rng.uniform(*pitch))
+    height = max(oy + ink.shape[0] for (oy, _), (ink, _, _) in zip(offsets, lines)) + SCALE * margin
+    width = max(ox + ink.shape[1] for (_, ox), (ink, _, _) in zip(offsets, lines)) + SCALE * margin
+    sheet = np.zeros((height, width), np.uint8)
+    for (oy, ox), (ink, _, _) in zip(offsets, lines):
+        oy, ox = max(oy, 0), max(ox, 0)
+        region = sheet[oy : oy + ink.shape[0], ox : ox + ink.shape[1]]
+        np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
+    page = Image.fromarray(sheet).resize((width // SCALE, height // SCALE), Image.Resampling.LANCZOS)
+    if skew_degrees:
+        page = page.rotate(skew_degrees, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=0)
+    return degrade(np.asarray(page), aug, rng)

@@ -2,7 +2,9 @@
 
 Request: a JSON body (API Gateway's ``body``, base64-encoded when ``isBase64Encoded``) or the event
 itself, with either ``"image"`` (base64, a ``data:`` URL allowed) or ``"image_url"`` (http or https
-on a public host). Answer: ``{"statusCode": 200, "body": "{\\"pred\\": \\"...\\"}"}``. Any bad
+on a public host). Answer: ``{"statusCode": 200, "body": "{\\"pred\\": \\"...\\", \\"lines\\": [...]}"}``: the
+text (``\\n`` between the lines of a page) and each line found, ``{"text", "polygon"}`` with the
+polygon's (x, y) corners in the picture's pixels. Any bad
 request gets a 4xx with ``{"error": message}``: never a stack trace, never a 5xx. The limits on
 bytes, pixels, hosts and time are in :mod:`model_package.serving.images`.
 
@@ -90,8 +92,9 @@ def handler(event: Any, context: Any = None) -> dict:
         logger.exception("loading the model failed")
         return _response(500, {"error": "the model is not available"})
     try:
-        pred = model.predict(image)
+        reading = model.read(image)
     except Exception:  # noqa: BLE001
         logger.exception("prediction failed")
         return _response(422, {"error": "the image could not be processed"})
-    return _response(200, {"pred": pred})
+    lines = [{"text": line.text, "polygon": [[round(x, 1), round(y, 1)] for x, y in line.polygon]} for line in reading.lines]
+    return _response(200, {"pred": reading.text, "lines": lines})
