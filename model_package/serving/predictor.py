@@ -118,7 +118,7 @@ class Predictor:
         return Reading(text, [LineReading(t, line.polygon) for t, line in zip(text.split("\n"), lines)])
 
     def predict(self, image: Image.Image | str | Path, allow_private: bool = False) -> str:
-        """Text of one image (one line or a page: ``\n`` between lines): a PIL image, a file
+        """Text of one image (one line or a page: ``\\n`` between lines): a PIL image, a file
         path, or an http(s) URL.
 
         URLs are fetched from public hosts only: a service that passes on a URL from a request
