@@ -14,7 +14,9 @@ predictor, exactly as a user's pictures are read (lines whole, pages through the
   page's whole text (lines joined by ``\\n``), so a line missed or split counts against it.
 
 CER is torchmetrics' (edit distance over the reference's characters, summed over all samples of a
-hand); "all" pools every sample of the split. Seeded: the same model gives the same figures.
+hand); "all" averages the hands' CERs, weighted by their reference characters for lines (so it
+is the CER of every line of the split pooled) and equally for pages. Seeded: the same model gives
+the same figures.
 """
 
 from __future__ import annotations

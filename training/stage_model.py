@@ -35,10 +35,15 @@ SHIPPED = Path(__file__).resolve().parents[1] / "model_package" / "artifacts" / 
 ARTIFACT_NAME = "text_recognizer.pt"
 
 
+def run_folder(checkpoint: str | Path) -> Path:
+    """The run a checkpoint belongs to: ``<run>/checkpoints/x.ckpt`` -> ``<run>`` (else its folder)."""
+    folder = Path(checkpoint).resolve().parent
+    return folder.parent if folder.name == "checkpoints" else folder
+
+
 def default_out(checkpoint: str | Path) -> Path:
     """Beside the run, not over the shipped model: ``<run>/checkpoints/x.ckpt`` -> ``<run>/text_recognizer.pt``."""
-    folder = Path(checkpoint).resolve().parent
-    return (folder.parent if folder.name == "checkpoints" else folder) / ARTIFACT_NAME
+    return run_folder(checkpoint) / ARTIFACT_NAME
 
 
 def load_checkpoint(path: str | Path) -> LitTransformer:
@@ -66,8 +71,7 @@ def run_line_pitch(checkpoint: str | Path) -> int | None:
     """The line pitch a paragraph model trained at, from its run's config.yaml (beside the
     ``checkpoints/`` folder): ``line_pitch`` (IAM paragraphs) or ``line_height`` (rendered
     paragraphs, one line a band). None when there is no such file or value."""
-    folder = Path(checkpoint).resolve().parent
-    config = (folder.parent if folder.name == "checkpoints" else folder) / "config.yaml"
+    config = run_folder(checkpoint) / "config.yaml"
     if not config.is_file():
         return None
     data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}

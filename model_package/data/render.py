@@ -298,19 +298,18 @@ def render_page(
     lines = []
     line_aug = dataclasses.replace(aug, neighbours=0.0)  # a page has real neighbours
     for text in texts:
-        ink, (top, bottom) = _draw_glyphs(text, font_name, size, line_aug, rng)
-        ink = _warp(ink, font_size=size * SCALE, aug=line_aug, rng=rng)
-        lines.append((ink, top, bottom))
+        ink, (top, _) = _draw_glyphs(text, font_name, size, line_aug, rng)
+        lines.append((_warp(ink, font_size=size * SCALE, aug=line_aug, rng=rng), top))
     box = SCALE * size  # a line box at 2x resolution, about
     offsets, y = [], SCALE * margin
-    for ink, top, bottom in lines:
+    for ink, top in lines:
         x = SCALE * margin + int(rng.integers(0, box // 2 + 1))  # a small indent
         offsets.append((y - top, x - box // 2))  # the line box's top at y; the glyph canvas has ~box / 2 of margin
         y += int(box * rng.uniform(*pitch))
-    height = max(oy + ink.shape[0] for (oy, _), (ink, _, _) in zip(offsets, lines)) + SCALE * margin
-    width = max(ox + ink.shape[1] for (_, ox), (ink, _, _) in zip(offsets, lines)) + SCALE * margin
+    height = max(oy + ink.shape[0] for (oy, _), (ink, _) in zip(offsets, lines)) + SCALE * margin
+    width = max(ox + ink.shape[1] for (_, ox), (ink, _) in zip(offsets, lines)) + SCALE * margin
     sheet = np.zeros((height, width), np.uint8)
-    for (oy, ox), (ink, _, _) in zip(offsets, lines):
+    for (oy, ox), (ink, _) in zip(offsets, lines):
         oy, ox = max(oy, 0), max(ox, 0)
         region = sheet[oy : oy + ink.shape[0], ox : ox + ink.shape[1]]
         np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
