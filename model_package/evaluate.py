@@ -2,6 +2,7 @@
 
     python -m model_package.evaluate                       # the shipped model, validation and test hands
     python -m model_package.evaluate --model my.pt --splits test --lines 60 --pages 4 --out results.json
+    python -m model_package.evaluate --ctc-decode-weight 0   # the same model, its decoder alone
 
 For each hand of each split (the npm manifest's 10 validation and 10 test hands, or the packaged
 ones without npm) it renders ``--lines`` lines of that split's held-out Brown documents (never in
@@ -115,13 +116,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=50, help="lines per hand, each of augmented and clean")
     parser.add_argument("--pages", type=int, default=3, help="pages per hand")
     parser.add_argument("--out", default=None, help="write the whole report (examples included) as JSON here")
+    parser.add_argument("--ctc-decode-weight", type=float, default=None,
+                        help="share of the CTC head in decoding, 0..1 (0: the decoder alone); default: the model's")
     args = parser.parse_args(argv)
     if args.lines < 1 or args.pages < 0:
         parser.error("--lines must be positive and --pages non-negative")
     predictor = Predictor(args.model)
+    weight = float(predictor.metadata.get("ctc_decode_weight") or 0.0)
+    if args.ctc_decode_weight is not None:
+        if not weight:
+            parser.error(f"--ctc-decode-weight: {predictor.path} decodes without a CTC head (none, or staged before joint decoding)")
+        if not 0 <= args.ctc_decode_weight <= 1:
+            parser.error(f"--ctc-decode-weight must be in [0, 1], got {args.ctc_decode_weight}")
+        weight = predictor.module.model.ctc_decode_weight = args.ctc_decode_weight
     start = time.perf_counter()
     report = evaluate(predictor, args.splits, args.lines, args.pages, max_length=_max_length(predictor))
     report["model"] = str(predictor.path)
+    report["ctc_decode_weight"] = weight
     report["seconds"] = round(time.perf_counter() - start, 1)
     print(table(report))
     if args.out:

@@ -131,12 +131,16 @@ def _decisive(model: ResNetTransformer) -> ResNetTransformer:
     return model.eval()
 
 
-@pytest.mark.parametrize("dims,length,classes", [((1, 32, 512), 34, 83), ((1, 128, 512), 200, 84)])
-def test_cached_decoding_gives_the_same_tokens_as_full_recomputation(dims, length, classes):
+@pytest.mark.parametrize("dims,length,classes,joint", [((1, 32, 512), 34, 83, False), ((1, 128, 512), 200, 84, False), ((1, 32, 512), 34, 83, True)])
+def test_cached_decoding_gives_the_same_tokens_as_full_recomputation(dims, length, classes, joint):
     end_steps = set()
     for seed in range(4):
         torch.manual_seed(seed)
         model = _decisive(ResNetTransformer(dims, classes, length, 1, 2, 3, with_enc_pos=True))
+        if joint:  # decoding steered by a CTC head (blank 0) that sees mostly blanks, so rows may end
+            model.attach_ctc_head(0, 0.5)
+            with torch.no_grad():
+                model.ctc_head.bias[0] = 6.0
         x = torch.rand(6, *dims) * torch.linspace(0, 1, 6)[:, None, None, None]  # six different images
         cached, full = model.predict(x), model.predict(x, use_cache=False)
         assert torch.equal(cached, full)
@@ -156,12 +160,64 @@ def test_cached_step_matches_the_teacher_forced_logits():
     torch.testing.assert_close(steps, full, rtol=1e-4, atol=1e-5)
 
 
-def test_model_scripts_and_the_script_decodes_alike():
+@pytest.mark.parametrize("joint", [False, True])
+def test_model_scripts_and_the_script_decodes_alike(joint):
     torch.manual_seed(0)
     model = _decisive(ResNetTransformer((1, 32, 256), 83, 20, 1, 2, 3, with_enc_pos=True))
+    if joint:
+        model.attach_ctc_head(0, 0.6)
     scripted = torch.jit.script(model)
     x = torch.rand(3, 1, 32, 256) * torch.tensor([0.2, 0.6, 1.0])[:, None, None, None]
     assert torch.equal(scripted.predict(x), model.predict(x))
+
+
+def test_ctc_prefix_scores_are_the_sums_over_all_alignments():
+    """psi(h) = p(some reading starts with h) and p(h) = p(the reading is exactly h), checked
+    against enumerating all C^T alignments of a small random CTC output, repeats included."""
+    import itertools
+    import math
+
+    from model_package.models import ctc_prefix
+
+    torch.manual_seed(0)
+    t_len, classes, blank = 5, 4, 0
+    log_probs = torch.randn(1, t_len, classes).double().log_softmax(-1)  # (B=1, T, C); rows sum to 1 in double
+    exact: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(classes), repeat=t_len):
+        text = tuple(c for i, c in enumerate(path) if c != blank and (i == 0 or path[i - 1] != c))
+        p = math.exp(sum(log_probs[0, t, c].item() for t, c in enumerate(path)))
+        exact[text] = exact.get(text, 0.0) + p
+    r_n, r_b, blank_cum = ctc_prefix.start(log_probs, blank)
+    last, prefix = torch.tensor([-1]), ()
+    for char in [2, 2, 3]:  # a repeated character needs a blank in between
+        candidates = torch.tensor([[1, 2, 3]])
+        psi, r_n_next = ctc_prefix.extend(log_probs, r_n, r_b, last, candidates)
+        for k, c in enumerate(candidates[0].tolist()):
+            starts = sum(p for text, p in exact.items() if text[: len(prefix) + 1] == prefix + (c,))
+            assert psi[0, k].item() == pytest.approx(math.log(starts), abs=1e-9)
+        r_n = r_n_next[:, candidates[0].tolist().index(char)]
+        r_b, prefix, last = ctc_prefix.blank_ending(r_n, blank_cum), prefix + (char,), torch.tensor([char])
+        assert ctc_prefix.full(r_n, r_b).item() == pytest.approx(math.log(exact[prefix]), abs=1e-9)
+
+
+def test_joint_decoding_follows_the_ctc_head_where_the_decoder_is_lost():
+    """A decoder with no idea (random) and a CTC head sure of 'cab' over 12 columns: with weight 0
+    the decoder's guess comes out, with weight 0.7 'cab' and <E> (no repeat, no early stop)."""
+    torch.manual_seed(0)
+    model = ResNetTransformer((1, 32, 96), 20, 10, 1, 2, 3)  # 12 columns
+    model.attach_ctc_head(0, 0.7)
+    model.ctc_candidates = 20  # all: a random decoder's top few need not hold the right ones
+    a, b, c = 5, 6, 7
+    columns = [0, c, c, 0, 0, a, 0, 0, b, b, 0, 0]  # one alignment of 'cab'
+    sure = torch.full((1, 12, 20), -20.0)
+    sure[0, torch.arange(12), torch.tensor(columns)] = 0.0
+    model.ctc_log_probs = lambda memory: sure.log_softmax(-1).expand(memory.shape[0], -1, -1)
+    x = torch.rand(2, 1, 32, 96)
+    assert model.predict(x)[:, :5].tolist() == [[1, c, a, b, 2]] * 2
+    model.ctc_decode_weight = 0.0
+    assert model.predict(x)[0, 1:4].tolist() != [c, a, b]
+    with pytest.raises(ValueError, match="ctc_decode_weight"):
+        model.attach_ctc_head(0, 1.5)
 
 
 @pytest.mark.parametrize("encoder", ["resnet", "resnet18"])
@@ -214,23 +270,30 @@ def test_auxiliary_ctc_on_the_encoder_columns():
     torch.manual_seed(0)
     plain = LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12)
     aux = LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12, ctc_weight=0.5)
-    assert plain.ctc_head is None and aux.ctc_head is not None
-    aux.model.load_state_dict(plain.model.state_dict())
+    assert plain.model.ctc_head is None and aux.model.ctc_head is not None
+    assert aux.model.load_state_dict(plain.model.state_dict(), strict=False).missing_keys == ["ctc_head.weight", "ctc_head.bias"]
     x = torch.rand(2, 1, 32, 256)
     y = torch.tensor([LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12).vocabulary.encode(t, 12) for t in ["hello", "a b c"]])
     memory = aux.model.encode(x)  # (2, 4 * 32, 128)
     columns = memory.view(2, aux.model.enc_height, aux.model.enc_width, -1).mean(1)  # (2, 32, 128)
-    expected = plain.loss(x, y) + 0.5 * ctc_loss(aux.ctc_head(columns).transpose(1, 2), y, aux.vocabulary)
+    expected = plain.loss(x, y) + 0.5 * ctc_loss(aux.model.ctc_head(columns).transpose(1, 2), y, aux.vocabulary)
     loss = aux.loss(x, y)
     torch.testing.assert_close(loss, expected)
     loss.backward()
-    assert aux.ctc_head.weight.grad.abs().sum() > 0 and aux.model.encoder.blocks[0].body[0].weight.grad.abs().sum() > 0
+    assert aux.model.ctc_head.weight.grad.abs().sum() > 0 and aux.model.encoder.blocks[0].body[0].weight.grad.abs().sum() > 0
     from model_package.metadata.vocabulary import PARAGRAPH_VOCABULARY
 
     with pytest.warns(UserWarning, match="ctc_weight=0.3 ignored"):
         narrow = LitTransformer(LINE_VOCABULARY, (1, 32, 64), 40, ctc_weight=0.3)  # 8 columns for 38 characters
     with pytest.warns(UserWarning, match="this data has pages"):
         page = LitTransformer(PARAGRAPH_VOCABULARY, (1, 128, 512), 60, ctc_weight=0.3)  # lines stacked: no columns to read
-    assert narrow.ctc_head is None and page.ctc_head is None and page.ctc_weight == 0
+    assert narrow.model.ctc_head is None and page.model.ctc_head is None and page.ctc_weight == 0
     with pytest.raises(ValueError, match="ctc_weight must be >= 0"):
         LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12, ctc_weight=-1)
+    with pytest.raises(ValueError, match="ctc_decode_weight must be in"):
+        LitTransformer(LINE_VOCABULARY, (1, 32, 256), 12, ctc_decode_weight=2)
+    # checkpoints from before the head moved into the model (the head was the LightningModule's)
+    old = {"state_dict": {k.removeprefix("model."): v for k, v in aux.state_dict().items() if k.startswith("model.ctc_head.")}}
+    old["state_dict"].update({k: torch.zeros_like(v) for k, v in aux.state_dict().items() if not k.startswith("model.ctc_head.")})
+    aux.on_load_checkpoint(old)
+    assert aux.load_state_dict(old["state_dict"]) is not None and aux.model.ctc_head.weight.abs().sum() > 0

@@ -46,7 +46,9 @@ class LitTransformer(BaseLitModel):
     sliding-window LineCNN (LineCNNTransformer); ``pos_embedding="sinusoidal"``
     swaps the learned positions for fixed ones (both one YAML key, for the ablations).
     ``ctc_weight > 0`` adds an auxiliary CTC loss on the encoder's columns (lines only: with
-    page data it is switched off with a warning; see ``column_ctc_loss``). ``compile=True`` runs the training forward through ``torch.compile``.
+    page data it is switched off with a warning; see ``column_ctc_loss``); its head then also
+    steers greedy decoding with weight ``ctc_decode_weight`` (0: the decoder alone; see
+    ``models.ctc_prefix``), in validation, test and the staged model alike. ``compile=True`` runs the training forward through ``torch.compile``.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class LitTransformer(BaseLitModel):
         lr_scheduler_interval: Literal["step", "epoch"] = "step",
         lr_scheduler_monitor: str = "validation/loss",
         ctc_weight: float = 0.0,
+        ctc_decode_weight: float = 0.6,
         compile: bool = False,
     ):
         super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
@@ -93,15 +96,16 @@ class LitTransformer(BaseLitModel):
         self.ignore_index = self.vocabulary.pad_index if ignore_pad_in_loss else -100
         if ctc_weight < 0:
             raise ValueError(f"ctc_weight must be >= 0, got {ctc_weight}")
-        self.ctc_head: nn.Linear | None = None
-        if ctc_weight > 0:  # training only: the staged model and its decoding never use it
+        if not 0 <= ctc_decode_weight <= 1:
+            raise ValueError(f"ctc_decode_weight must be in [0, 1], got {ctc_decode_weight}")
+        if ctc_weight > 0:
             columns, characters = self.model.enc_width, max_seq_length - 2
             if NEWLINE in self.vocabulary.char_to_idx or columns < characters:
                 rank_zero_warn(f"ctc_weight={ctc_weight} ignored: the auxiliary CTC reads one line along the encoder's "
                                f"{columns} columns, and this data has pages (or up to {characters} characters)")
                 ctc_weight = 0.0
             else:
-                self.ctc_head = nn.Linear(tf_dim, len(self.vocabulary))
+                self.model.attach_ctc_head(self.vocabulary.blank_index, ctc_decode_weight)
         self.ctc_weight = ctc_weight
         # torch.compile of the teacher-forced forward (opt-in). Kept out of the module tree, so
         # checkpoints hold the plain model's weights under the same names either way.
@@ -123,7 +127,7 @@ class LitTransformer(BaseLitModel):
         # y: (B, L) = <S> t e x t <E> <P>...; predict y[:, 1:] from y[:, :-1]
         logits, memory = self._train_forward(x, y[:, :-1])  # (B, L-1, C), (B, H'W', D)
         loss = F.cross_entropy(logits.transpose(1, 2), y[:, 1:], ignore_index=self.ignore_index)
-        if self.ctc_head is None:
+        if self.model.ctc_head is None:
             return loss
         return loss + self.ctc_weight * self.column_ctc_loss(memory, y)
 
@@ -133,9 +137,13 @@ class LitTransformer(BaseLitModel):
         first step, so the decoder's cross-attention has letters to find, which removes the
         long plateau where the decoder learns only the language (the quickstart: validation CER
         0.70 -> 0.16 at 1,000 steps)."""
-        b, h, w = memory.shape[0], self.model.enc_height, self.model.enc_width
-        columns = memory.view(b, h, w, -1).mean(1)  # (B, W', D)
-        return ctc_loss(self.ctc_head(columns).transpose(1, 2), y, self.vocabulary)  # logits (B, C, W')
+        return ctc_loss(self.model.ctc_logits(memory).transpose(1, 2), y, self.vocabulary)  # logits (B, C, W')
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Checkpoints written before the CTC head moved into the model kept it as ``ctc_head.*``."""
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith("ctc_head.")]:
+            state[f"model.{key}"] = state.pop(key)
 
     def predict_texts(self, x: torch.Tensor) -> list[str]:
         return self.texts(self.model.predict(x))  # greedy decoding, cached

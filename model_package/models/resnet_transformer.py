@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Tuple
+
 import torch
 from torch import nn
 
+from model_package.models import ctc_prefix
 from model_package.models.resnet import ResNet, ResNetConfig
 from model_package.models.line_cnn import LineCNNEncoder
 from model_package.models.resnet18 import ResNet18Trunk
@@ -49,7 +52,9 @@ class SinusoidalPositions2D(nn.Module):
 class ResNetTransformer(nn.Module):
     """Images (B, C, H, W) -> ResNet features -> memory (B, H'W', D) -> decoder -> tokens.
 
-    ``forward`` is teacher-forced (training); ``predict`` decodes greedily from ``<S>``.
+    ``forward`` is teacher-forced (training); ``predict`` decodes greedily from ``<S>``. A line
+    model may carry a CTC head on the memory's columns (``attach_ctc_head``): trained as an
+    auxiliary loss, it also steers decoding (``ctc_decode_weight``, see ``ctc_prefix``).
     """
 
     def __init__(
@@ -109,6 +114,30 @@ class ResNetTransformer(nn.Module):
             dropout=tf_dropout,
             pos_embedding=pos_embedding,
         )
+        self.num_classes, self.tf_dim = num_classes, tf_dim
+        self.ctc_head = None
+        self.blank_index = -1
+        self.ctc_decode_weight = 0.0
+        self.ctc_candidates = 10  # the decoder's top characters that the CTC scores re-rank at each step
+
+    def attach_ctc_head(self, blank_index: int, decode_weight: float) -> None:
+        """Adds the CTC head: memory columns -> characters (``ctc_logits``), blank = ``blank_index``;
+        ``decode_weight`` (0..1) is its share of the score in ``predict`` (0: the decoder alone)."""
+        if not 0.0 <= decode_weight <= 1.0:
+            raise ValueError(f"ctc_decode_weight must be in [0, 1], got {decode_weight}")
+        self.ctc_head = nn.Linear(self.tf_dim, self.num_classes)
+        self.blank_index = blank_index
+        self.ctc_decode_weight = decode_weight
+
+    def ctc_logits(self, memory: torch.Tensor) -> torch.Tensor:
+        """Memory (B, H'W', D) -> CTC logits (B, W', num_classes): each column of the grid, averaged
+        over its rows, classifies the character under it."""
+        head = self.ctc_head
+        if head is None:
+            raise RuntimeError("this model has no CTC head")
+        b = memory.shape[0]
+        columns = memory.view(b, self.enc_height, self.enc_width, -1).mean(1)  # (B, W', D)
+        return head(columns)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) images -> (B, H' * W', D) memory."""
@@ -141,14 +170,56 @@ class ResNetTransformer(nn.Module):
             tokens[:, 0] = self.start_index
             ended = torch.zeros(b, dtype=torch.bool, device=x.device)
             cache = self.decoder.start_cache(memory, self.max_seq_length) if use_cache else [memory]
+            joint = self.ctc_head is not None and self.ctc_decode_weight > 0
+            # CTC prefix state of each row's text so far (see joint_choice); empty when not joint
+            log_probs = self.ctc_log_probs(memory) if joint else memory.new_zeros(0, 1, 1)  # (B, W', C)
+            r_n, r_b, blank_cum = ctc_prefix.start(log_probs, self.blank_index if joint else 0)  # (B, W'+1) each
+            psi = log_probs.new_zeros(log_probs.shape[0])  # (B,): log 1, every reading starts with nothing
+            last = torch.full((log_probs.shape[0],), -1, dtype=torch.long, device=x.device)  # (B,)
             for t in range(1, self.max_seq_length):
                 if use_cache:
                     logits = self.decoder.step(tokens[:, t - 1], t - 1, cache)  # (B, C), the new position only
                 else:
                     logits = self.decode(memory, tokens[:, :t])[:, -1]  # (B, C), the whole prefix again
-                next_token = torch.where(ended, self.pad_index, logits.argmax(-1))  # (B,)
+                if joint:
+                    r_n, r_b, psi, last = self.joint_choice(logits, log_probs, blank_cum, r_n, r_b, psi, last)
+                    choice = last
+                else:
+                    choice = logits.argmax(-1)  # (B,)
+                next_token = torch.where(ended, self.pad_index, choice)  # (B,)
                 tokens[:, t] = next_token
                 ended |= next_token == self.end_index
                 if bool(ended.all()):
                     break
             return tokens
+
+    def ctc_log_probs(self, memory: torch.Tensor) -> torch.Tensor:
+        """Memory (B, S, D) -> CTC log-probabilities (B, W', C) in float32."""
+        return torch.log_softmax(self.ctc_logits(memory).float(), -1)
+
+    def joint_choice(
+        self,
+        logits: torch.Tensor,
+        log_probs: torch.Tensor,
+        blank_cum: torch.Tensor,
+        r_n: torch.Tensor,
+        r_b: torch.Tensor,
+        psi: torch.Tensor,
+        last: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The next character from the decoder's logits (B, C) and the CTC prefix scores of its top
+        candidates. The CTC state of each row's prefix (``ctc_prefix.start``): log_probs (B, T, C),
+        blank_cum, r_n, r_b (B, T+1), psi (B,), last character (B,). Returns the state of the
+        prefix + the chosen character, whose ``last`` (B,) is that character."""
+        att = torch.log_softmax(logits.float(), -1)  # (B, C)
+        for special in (self.start_index, self.pad_index, self.blank_index):
+            att[:, special] = ctc_prefix.impossible()  # never the next character of a line being read
+        top, candidates = att.topk(min(self.ctc_candidates, att.shape[1]), -1)  # (B, K)
+        psi_next, r_n_next = ctc_prefix.extend(log_probs, r_n, r_b, last, candidates)  # (B, K), (B, K, T+1)
+        ending = ctc_prefix.full(r_n, r_b)[:, None].expand_as(psi_next)  # (B, K): p_ctc(h) if c = <E>
+        gain = torch.where(candidates == self.end_index, ending, psi_next) - psi[:, None]  # (B, K)
+        w = self.ctc_decode_weight
+        best = ((1 - w) * top + w * gain).argmax(-1)  # (B,)
+        rows = torch.arange(best.shape[0], device=best.device)
+        r_n = r_n_next[rows, best]  # (B, T+1)
+        return r_n, ctc_prefix.blank_ending(r_n, blank_cum), psi_next[rows, best], candidates[rows, best]
