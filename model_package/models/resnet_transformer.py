@@ -215,6 +215,10 @@ class ResNetTransformer(nn.Module):
         for special in (self.start_index, self.pad_index, self.blank_index):
             att[:, special] = ctc_prefix.impossible()  # never the next character of a line being read
         top, candidates = att.topk(min(self.ctc_candidates, att.shape[1]), -1)  # (B, K)
+        # <E> is always a candidate: the CTC head may know the ink is all read when the decoder does not
+        end = torch.full_like(candidates[:, :1], self.end_index)  # (B, 1)
+        top = torch.cat([top, att[:, self.end_index : self.end_index + 1]], 1)  # (B, K+1)
+        candidates = torch.cat([candidates, end], 1)  # (B, K+1); <E> twice when already in the top K: harmless
         psi_next, r_n_next = ctc_prefix.extend(log_probs, r_n, r_b, last, candidates)  # (B, K), (B, K, T+1)
         ending = ctc_prefix.full(r_n, r_b)[:, None].expand_as(psi_next)  # (B, K): p_ctc(h) if c = <E>
         gain = torch.where(candidates == self.end_index, ending, psi_next) - psi[:, None]  # (B, K)
