@@ -164,3 +164,7 @@ def test_evaluate_scores_each_held_out_hand_on_lines_and_pages(tmp_path, capsys)
             assert 0 <= result["clean"]["cer"] and len(result["clean"]["examples"][0]) == 2
         assert set(report[split]["all"]) == {"augmented", "clean", "pages"}
     assert "**all**" in capsys.readouterr().out
+    assert report["ctc_decode_weight"] == Predictor().metadata["ctc_decode_weight"] > 0  # the shipped model reads jointly
+    with pytest.raises(SystemExit):
+        main(["--ctc-decode-weight", "1.5", "--lines", "1", "--pages", "0"])
+    assert "must be in [0, 1]" in capsys.readouterr().err
