@@ -12,7 +12,9 @@ How, on the ink-high page (1 = ink):
 2. Skew: every angle within +-``MAX_SKEW_DEGREES`` is tried; the one whose row profile of the ink
    is sharpest (largest sum of squares) is the page's. Rows are then counted along that slope
    (``v = y - x tan(angle)``), so nothing is resampled to find the lines.
-3. Lines: the ink's profile over ``v``, smoothed over a third of a letter's height; each peak
+3. Lines: the ink's profile over ``v``, smoothed over a sixth of a letter's height (a letter
+   at most 0.8 of the line pitch that the profile's autocorrelation shows: in joined-up hands
+   whose lines touch, strokes span lines and would pass for one tall "letter"); each peak
    that stands out from the valleys beside it (half its own height, so a short last line counts)
    is a line, and the deepest point between two peaks is the border between them.
 4. Strokes to lines: a stroke goes WHOLE to the line its ink centre lies in, so a descender that
@@ -39,7 +41,9 @@ SMOOTHING = 6  # the profile is smoothed over a letter's height / SMOOTHING
 MIN_PEAK_PROMINENCE = 0.25  # a line's profile peak must rise this fraction of its height above its valleys
 FRAGMENT = 0.35  # a band at the image's edge with less ink than this fraction of the fullest line is dropped
 SMUDGE = 0.02  # a band with less ink than this fraction of the fullest line is dropped anywhere
-MAX_SKEW_POINTS = 60_000  # ink pixels sampled to measure the skew
+MAX_SKEW_POINTS = 60_000
+LETTER_PER_PITCH = 0.8  # a letter is at most this fraction of the line pitch (lines 1.25 letters apart)
+PITCH_PROMINENCE = 0.1  # the autocorrelation peak that gives the pitch must stand out this much  # ink pixels sampled to measure the skew
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ def find_lines(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> list[PageLi
     v = ys - xs * slope  # (N,) row of each ink pixel counted along the skew
     v_min = float(v.min())
     profile = np.bincount(np.round(v - v_min).astype(int), weights=weights)  # (rows along v,)
+    pitch = _profile_pitch(profile, letter)
+    if pitch and letter > LETTER_PER_PITCH * pitch:  # strokes of touching lines merged: a "letter" spans lines
+        letter = LETTER_PER_PITCH * pitch
     borders = _line_borders(profile, letter) + v_min  # (lines - 1,) v of the borders between lines
 
     # Each stroke to the line of its ink centre; strokes taller than two pitches are cut at the borders.
@@ -117,6 +124,20 @@ def _letter_height(heights: np.ndarray, areas: np.ndarray) -> float:
     order = np.argsort(heights)
     middle = np.searchsorted(np.cumsum(areas[order]), areas.sum() * 0.8)
     return float(max(heights[order][min(middle, len(order) - 1)], 4.0))
+
+
+def _profile_pitch(profile: np.ndarray, letter: float) -> float | None:
+    """The line pitch of a page in pixels: the first clear peak of the row profile's
+    autocorrelation within [0.3, 1.5] letters (None: no repeat, e.g. one line). Joined-up hands
+    whose lines touch merge strokes across lines, so a "letter" measured on strokes can be
+    taller than the pitch; the profile's period is not fooled by that."""
+    smooth = ndimage.gaussian_filter1d(profile.astype(np.float64), 2.0)
+    auto = np.correlate(smooth, smooth, "full")[len(smooth) - 1 :]  # (rows,) lag 0, 1, ...
+    if auto[0] <= 0:
+        return None
+    peaks, _ = signal.find_peaks(auto / auto[0], prominence=PITCH_PROMINENCE)
+    near = peaks[(peaks >= 0.3 * letter) & (peaks <= 1.5 * letter)]
+    return float(near[0]) if len(near) else None
 
 
 def _skew_slope(ys: np.ndarray, xs: np.ndarray, weights: np.ndarray, letter: float) -> float:
