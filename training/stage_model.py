@@ -100,8 +100,7 @@ def stage(checkpoint: str | Path, out: str | Path, card: dict | None = None, lin
         "input_dims": list(lit.model.input_dims),
         "idx_to_char": vocabulary.idx_to_char,
         "hparams": {k: v for k, v in lit.hparams.items() if k not in ("idx_to_char", "resnet")},
-        # 0 when the model has no CTC head: then the decoder reads alone (models.ctc_prefix)
-        "ctc_decode_weight": lit.model.ctc_decode_weight if lit.model.ctc_head is not None else 0.0,
+        "ctc_decode_weight": lit.model.ctc_decode_weight,  # 0 without a CTC head: the decoder reads alone
         "resnet": vars(lit.hparams["resnet"]) if "resnet" in lit.hparams else None,
         **(card or {}),
     }

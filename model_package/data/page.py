@@ -41,9 +41,9 @@ SMOOTHING = 6  # the profile is smoothed over a letter's height / SMOOTHING
 MIN_PEAK_PROMINENCE = 0.25  # a line's profile peak must rise this fraction of its height above its valleys
 FRAGMENT = 0.35  # a band at the image's edge with less ink than this fraction of the fullest line is dropped
 SMUDGE = 0.02  # a band with less ink than this fraction of the fullest line is dropped anywhere
-MAX_SKEW_POINTS = 60_000
+MAX_SKEW_POINTS = 60_000  # ink pixels sampled to measure the skew
 LETTER_PER_PITCH = 0.8  # a letter is at most this fraction of the line pitch (lines 1.25 letters apart)
-PITCH_PROMINENCE = 0.1  # the autocorrelation peak that gives the pitch must stand out this much  # ink pixels sampled to measure the skew
+PITCH_PROMINENCE = 0.1  # the autocorrelation peak that gives the pitch must stand out this much
 
 
 @dataclass(frozen=True)

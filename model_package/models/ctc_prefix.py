@@ -21,6 +21,7 @@ from typing import Tuple
 
 import torch
 
+
 def impossible() -> float:
     """The log-probability of "impossible": finite, so differences of impossible scores stay
     numbers, not NaN (a function: TorchScript reads no module-level floats)."""
