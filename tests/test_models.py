@@ -242,6 +242,33 @@ def test_encoder_and_position_switches(encoder, pos_embedding):
     assert torch.equal(torch.jit.script(model).predict(x), model.predict(x))
 
 
+def test_collapsed_height_gives_one_memory_vector_a_column():
+    """collapse_height: the projection spans the grid's height, so the memory is (B, W', D) and
+    every row of a column's ink reaches its one vector; decoding (joint too) is unchanged in kind."""
+    from model_package.lit_models import LitTransformer
+    from model_package.metadata.vocabulary import LINE_VOCABULARY, PARAGRAPH_VOCABULARY
+
+    torch.manual_seed(0)
+    model = ResNetTransformer((1, 40, 256), 83, 12, 1, 2, 3, with_enc_pos=True, collapse_height=True, tf_dim=32, tf_fc_dim=32)
+    x = torch.rand(2, 1, 40, 256)
+    assert (model.enc_height, model.enc_width) == (1, 32)  # the stride-8 grid is 5 x 32
+    assert model.encode(x).shape == (2, 32, 32)  # 32 keys instead of 160
+    for rows in (slice(0, 8), slice(32, 40)):  # ink only at the top, or only at the bottom, of column 10
+        y = x.clone()
+        y[:, :, rows, 80:88] = 1 - y[:, :, rows, 80:88]
+        changed = (model.eval().encode(y) - model.encode(x)).abs().amax(-1)[0]  # (W',)
+        assert changed[10] > 1e-3
+    model.attach_ctc_head(0, 0.6)
+    assert model.ctc_logits(model.encode(x)).shape == (2, 32, 83)
+    _decisive(model)
+    assert torch.equal(model.predict(x), model.predict(x, use_cache=False))
+    assert torch.equal(torch.jit.script(model).predict(x), model.predict(x))
+    lit = LitTransformer(LINE_VOCABULARY, (1, 40, 256), 12, collapse_height=True, ctc_weight=0.3)
+    assert lit.model.encode(x).shape[1] == 32 and lit.model.ctc_head is not None
+    with pytest.raises(ValueError, match="collapse_height=True .* this data has pages"):
+        LitTransformer(PARAGRAPH_VOCABULARY, (1, 128, 512), 60, collapse_height=True)
+
+
 def test_sinusoids_are_the_transformer_encodings():
     from model_package.models.resnet_transformer import SinusoidalPositions2D
     from model_package.models.transformer import sinusoids

@@ -48,7 +48,10 @@ class LitTransformer(BaseLitModel):
     ``ctc_weight > 0`` adds an auxiliary CTC loss on the encoder's columns (lines only: with
     page data it is switched off with a warning; see ``column_ctc_loss``); its head then also
     steers greedy decoding with weight ``ctc_decode_weight`` (0: the decoder alone; see
-    ``models.ctc_prefix``), in validation, test and the staged model alike. ``compile=True`` runs the training forward through ``torch.compile``.
+    ``models.ctc_prefix``), in validation, test and the staged model alike. ``collapse_height=True``
+    (lines only) makes the memory one vector a column of the encoder grid (see ResNetTransformer):
+    the cross-attention reads 5x fewer keys at the handwriting geometry, a training step is ~1.3x
+    faster and decoding ~1.6x. ``compile=True`` runs the training forward through ``torch.compile``.
     """
 
     def __init__(
@@ -72,10 +75,14 @@ class LitTransformer(BaseLitModel):
         lr_scheduler_monitor: str = "validation/loss",
         ctc_weight: float = 0.0,
         ctc_decode_weight: float = 0.6,
+        collapse_height: bool = False,
         compile: bool = False,
     ):
         super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
+        if collapse_height and NEWLINE in self.vocabulary.char_to_idx:
+            raise ValueError("collapse_height=True folds the encoder grid's rows into one vector a column, for images "
+                             "of one line; this data has pages (its vocabulary has a newline): keep collapse_height=False")
         self.model = ResNetTransformer(
             input_dims=tuple(input_dims),
             num_classes=len(self.vocabulary),
@@ -92,6 +99,7 @@ class LitTransformer(BaseLitModel):
             with_enc_pos=with_enc_pos,
             encoder=encoder,
             pos_embedding=pos_embedding,
+            collapse_height=collapse_height,
         )
         self.ignore_index = self.vocabulary.pad_index if ignore_pad_in_loss else -100
         if ctc_weight < 0:

@@ -74,11 +74,15 @@ class ResNetTransformer(nn.Module):
         with_enc_pos: bool = False,
         encoder: str = "resnet",
         pos_embedding: str = "learned",
+        collapse_height: bool = False,
     ):
         """``encoder``: "resnet" (the custom ResNet set by ``resnet``), "resnet18" (torchvision's
         trunk, FSDL's choice) or "line_cnn" (FSDL's sliding-window LineCNN: LineCNNTransformer);
         ``resnet`` is used by the first only. ``pos_embedding``: "learned" or
-        "sinusoidal" positions, 2-D on the encoder grid (when ``with_enc_pos``) and 1-D in the decoder."""
+        "sinusoidal" positions, 2-D on the encoder grid (when ``with_enc_pos``) and 1-D in the decoder.
+        ``collapse_height``: the projection to ``tf_dim`` spans the grid's whole height (an
+        (H', 1) convolution), so the memory is one vector a column (W' instead of H'W'; lines only:
+        a page needs its rows); the decoder's cross-attention then reads H' times fewer keys."""
         super().__init__()
         resnet = resnet or ResNetConfig()
         channels, height, width = input_dims
@@ -98,8 +102,10 @@ class ResNetTransformer(nn.Module):
             raise ValueError(f"encoder must be 'resnet', 'resnet18' or 'line_cnn', got {encoder!r}")
         if pos_embedding not in ("learned", "sinusoidal"):
             raise ValueError(f"pos_embedding must be 'learned' or 'sinusoidal', got {pos_embedding!r}")
-        self.enc_height, self.enc_width = self.encoder.output_size(height, width)
-        self.enc_proj = nn.Conv2d(self.encoder.out_channels, tf_dim, kernel_size=1)  # C' -> D
+        grid_height, self.enc_width = self.encoder.output_size(height, width)
+        # (B, C', H', W') -> (B, D, H', W'), or (B, D, 1, W') when the height is collapsed
+        self.enc_proj = nn.Conv2d(self.encoder.out_channels, tf_dim, kernel_size=(grid_height if collapse_height else 1, 1))
+        self.enc_height = 1 if collapse_height else grid_height  # rows of the memory grid
         self.enc_pos: nn.Module | None = None
         if with_enc_pos:
             positions = PositionalEmbedding2D if pos_embedding == "learned" else SinusoidalPositions2D
