@@ -80,7 +80,8 @@ class LitTransformer(BaseLitModel):
     ):
         super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
-        if collapse_height and NEWLINE in self.vocabulary.char_to_idx:
+        pages = NEWLINE in self.vocabulary.char_to_idx  # the data's samples are pages: lines joined by a newline
+        if collapse_height and pages:
             raise ValueError("collapse_height=True folds the encoder grid's rows into one vector a column, for images "
                              "of one line; this data has pages (its vocabulary has a newline): keep collapse_height=False")
         self.model = ResNetTransformer(
@@ -108,7 +109,7 @@ class LitTransformer(BaseLitModel):
             raise ValueError(f"ctc_decode_weight must be in [0, 1], got {ctc_decode_weight}")
         if ctc_weight > 0:
             columns, characters = self.model.enc_width, max_seq_length - 2
-            if NEWLINE in self.vocabulary.char_to_idx or columns < characters:
+            if pages or columns < characters:
                 rank_zero_warn(f"ctc_weight={ctc_weight} ignored: the auxiliary CTC reads one line along the encoder's "
                                f"{columns} columns, and this data has pages (or up to {characters} characters)")
                 ctc_weight = 0.0
