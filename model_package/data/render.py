@@ -278,6 +278,33 @@ def render_line(
     return degrade(line, aug, rng) if degraded else line
 
 
+STROKE = 64  # a drawn pixel at least this dark (of 255) is a stroke when lines are kept from crossing
+
+
+def _clear_of(ink: np.ndarray, ox: int, floor: np.ndarray) -> int:
+    """The least row offset at which ``ink`` (h, w), placed at column ``ox``, has every stroke
+    below ``floor`` (per sheet column, the first free row under the strokes placed so far)."""
+    rows = ink >= STROKE  # (h, w)
+    inked = rows.any(axis=0)  # (w,) columns with a stroke
+    first = rows.argmax(axis=0)  # (w,) each column's top stroke row
+    cols = np.arange(ink.shape[1])[inked] + ox
+    cols_in = cols < len(floor)
+    if not cols_in.any():
+        return 0
+    return int((floor[cols[cols_in]] - first[inked][cols_in]).max())
+
+
+def _lower_floor(floor: np.ndarray, ink: np.ndarray, oy: int, ox: int) -> np.ndarray:
+    """``floor`` with ``ink`` (h, w) placed at (oy, ox) under it: per column, the row below its lowest stroke."""
+    rows = ink >= STROKE  # (h, w)
+    inked = rows.any(axis=0)
+    last = ink.shape[0] - 1 - rows[::-1].argmax(axis=0)  # (w,) each column's bottom stroke row
+    floor = np.pad(floor, (0, max(0, ox + ink.shape[1] - len(floor))))
+    cols = np.arange(ink.shape[1])[inked] + ox
+    floor[cols] = np.maximum(floor[cols], oy + last[inked] + 1)
+    return floor
+
+
 def render_page(
     texts: list[str],
     font_name: str,
@@ -292,7 +319,9 @@ def render_page(
 
     Each line is drawn at ``size`` pixels a line box (as by :func:`render_line`, before placing),
     left-aligned with a small random indent, the next one a random pitch (``pitch`` x the line box,
-    so at 1.0 descenders reach into the next line's ascenders) lower; the whole sheet is then
+    so at 1.0 descenders reach into the next line's ascenders) lower, or lower still where its
+    strokes would cross those above (a line's own drift and tilt can bring it up to them: a writer
+    goes round them; strokes may touch and interleave, never overlap); the whole sheet is then
     turned by ``skew_degrees`` and degraded once (paper, lighting, noise, JPEG). A page, not a model
     input: :func:`model_package.data.page.find_lines` takes it apart again."""
     lines = []
@@ -302,15 +331,18 @@ def render_page(
         lines.append((_warp(ink, font_size=size * SCALE, aug=line_aug, rng=rng), top))
     box = SCALE * size  # a line box at 2x resolution, about
     offsets, y = [], SCALE * margin
+    floor = np.zeros(0, np.int64)  # (columns,) per sheet column: the row below the lowest stroke so far
     for ink, top in lines:
         x = SCALE * margin + int(rng.integers(0, box // 2 + 1))  # a small indent
-        offsets.append((y - top, x - box // 2))  # the line box's top at y; the glyph canvas has ~box / 2 of margin
-        y += int(box * rng.uniform(*pitch))
+        oy, ox = y - top, max(x - box // 2, 0)  # the line box's top at y; the glyph canvas has ~box / 2 of margin
+        oy = max(oy, 0, _clear_of(ink, ox, floor))  # a writer goes round the strokes above, never through them
+        offsets.append((oy, ox))
+        y = oy + top + int(box * rng.uniform(*pitch))
+        floor = _lower_floor(floor, ink, oy, ox)
     height = max(oy + ink.shape[0] for (oy, _), (ink, _) in zip(offsets, lines)) + SCALE * margin
     width = max(ox + ink.shape[1] for (_, ox), (ink, _) in zip(offsets, lines)) + SCALE * margin
     sheet = np.zeros((height, width), np.uint8)
     for (oy, ox), (ink, _) in zip(offsets, lines):
-        oy, ox = max(oy, 0), max(ox, 0)
         region = sheet[oy : oy + ink.shape[0], ox : ox + ink.shape[1]]
         np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
     page = Image.fromarray(sheet).resize((width // SCALE, height // SCALE), Image.Resampling.LANCZOS)
