@@ -107,7 +107,8 @@ def make_app(predict: Callable[[Image.Image], Answer], flagging_dir: str | Path 
         fn=recognise,
         inputs=gr.Image(type="pil", label="Handwriting", image_mode="RGB"),
         outputs=[gr.Textbox(label="Text", elem_id="prediction", lines=4),
-                 gr.Image(type="pil", label="Lines found", elem_id="lines", interactive=False)],
+                 # PNG: Gradio's default WebP (4:2:0 chroma) greyed the thin outlines where they cross ink
+                 gr.Image(type="pil", label="Lines found", elem_id="lines", interactive=False, format="png")],
         title=TITLE,
         description=DESCRIPTION,
         examples=examples or None,
