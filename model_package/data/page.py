@@ -34,7 +34,8 @@ How, on the ink-high page (1 = ink):
    centres). Measured on 60 rendered pages each of the validation / test hands: lines found
    right 55 -> 59 / 50 -> 59 and page CER 0.120 -> 0.107 / 0.126 -> 0.089 with the split (at
    1.8 or 2.0 pitches: 58 / 60 right, 0.108 / 0.085; 2.2 chosen on validation); 0.087 / 0.078
-   with the centre lines too.
+   with the centre lines too; 0.086 / 0.075 with each centre level beyond its line's ends (a
+   short line's tilt, fitted on a few words and carried across the page, cut into its neighbours).
 6. Each line's strokes are cropped and turned level (by its own fitted tilt), ready for
    :func:`~model_package.data.preprocess.place_line`.
 """
@@ -98,17 +99,21 @@ def find_lines(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> list[PageLi
                 joined[a] = b
                 break
     groups = [np.concatenate([g for g, j in zip(groups, joined) if j == k]) for k in sorted(set(joined))]
-    fits = np.array([_centre_line(ys[g], xs[g], weights[g], slope) for g in groups])  # (lines, 2): row at x = 0, slope
+    # (lines, 4): row at x = 0, slope, first and last column; a centre is level beyond its line's
+    # ends (a short line's tilt, carried across the page, would cut into the lines beside it)
+    fits = np.array([(*_centre_line(ys[g], xs[g], weights[g], slope), xs[g].min(), xs[g].max()) for g in groups])
     fits = fits[np.argsort(fits[:, 0] + fits[:, 1] * np.median(xs))]  # top to bottom, at the page's middle
     kept = np.concatenate(groups)  # the lines' pixels: smudges and cut-off neighbours at the edges stay out
     ys, xs, weights = ys[kept], xs[kept], weights[kept]
     line_of_pixel = np.zeros(len(ys), np.int64)  # (N,) borders passed, top to bottom: one (N,) row at a time
     border = np.full(len(ys), -np.inf)  # (N,) the border above, at each pixel's column (borders never cross)
-    for (row_a, tilt_a), (row_b, tilt_b) in zip(fits[:-1], fits[1:]):
-        border = np.maximum(border, (row_a + row_b + xs * (tilt_a + tilt_b)) / 2)  # midway between the two centres
+    for a, b in zip(fits[:-1], fits[1:]):
+        centre_a = a[0] + a[1] * np.clip(xs, a[2], a[3])  # (N,) line a's centre row at each pixel's column
+        centre_b = b[0] + b[1] * np.clip(xs, b[2], b[3])
+        border = np.maximum(border, (centre_a + centre_b) / 2)  # midway between the two centres
         line_of_pixel += ys >= border
     lines = []
-    for k, (_, own_slope) in enumerate(fits):
+    for k, (_, own_slope, _, _) in enumerate(fits):
         mine = line_of_pixel == k
         if mine.sum() >= 2:
             lines.append(_line(ys[mine], xs[mine], weights[mine], float(own_slope)))
