@@ -98,10 +98,13 @@ def find_lines(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> list[PageLi
             if joined[b] == b and abs((fits[a][0] + fits[a][1] * m) - (fits[b][0] + fits[b][1] * m)) < letter / 2:
                 joined[a] = b
                 break
-    groups = [np.concatenate([g for g, j in zip(groups, joined) if j == k]) for k in sorted(set(joined))]
+    members = [[i for i, j in enumerate(joined) if j == k] for k in sorted(set(joined))]  # bands of each line
+    groups = [np.concatenate([groups[i] for i in band]) for band in members]
+    fits = [fits[band[0]] if len(band) == 1 else _centre_line(ys[g], xs[g], weights[g], slope)  # refit the joined
+            for band, g in zip(members, groups)]
     # (lines, 4): row at x = 0, slope, first and last column; a centre is level beyond its line's
     # ends (a short line's tilt, carried across the page, would cut into the lines beside it)
-    fits = np.array([(*_centre_line(ys[g], xs[g], weights[g], slope), xs[g].min(), xs[g].max()) for g in groups])
+    fits = np.array([(*fit, xs[g].min(), xs[g].max()) for fit, g in zip(fits, groups)])
     fits = fits[np.argsort(fits[:, 0] + fits[:, 1] * np.median(xs))]  # top to bottom, at the page's middle
     kept = np.concatenate(groups)  # the lines' pixels: smudges and cut-off neighbours at the edges stay out
     ys, xs, weights = ys[kept], xs[kept], weights[kept]
@@ -170,9 +173,7 @@ def _bands(ink: np.ndarray, threshold: float, depth: int = 0):
         if depth == 0 and band > SPLIT_PITCHES * (pitch or letter / LETTER_PER_PITCH):
             # Several lines whose own tilts differ from the page's merged into one band: the band
             # alone, at its own skew, may come apart into them.
-            top, left = int(ys[mine].min()), int(xs[mine].min())
-            crop = np.zeros((int(ys[mine].max()) - top + 1, int(xs[mine].max()) - left + 1), np.float32)  # (h, w)
-            crop[ys[mine] - top, xs[mine] - left] = weights[mine]
+            crop, top, left = _paint(ys[mine], xs[mine], weights[mine])
             parts = _bands(crop, threshold, depth=1)
             if parts is not None and len(parts[3]) > 1:
                 at = np.full(crop.shape, -1, np.int64)  # (h, w) crop pixel -> page pixel index
@@ -255,11 +256,17 @@ def _line_borders(profile: np.ndarray, letter: float) -> np.ndarray:
     return np.array([a + int(np.argmin(smooth[a:b])) - pad for a, b in zip(peaks[:-1], peaks[1:])], dtype=np.float64)
 
 
-def _line(ys: np.ndarray, xs: np.ndarray, weights: np.ndarray, slope: float) -> PageLine:
-    """A line's pixels (page coordinates) -> its level, cropped ink and its outline on the page."""
+def _paint(ys: np.ndarray, xs: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Pixels (page coordinates) -> the (h, w) float32 image of just them, and its top and left on the page."""
     top, left = int(ys.min()), int(xs.min())
     crop = np.zeros((int(ys.max()) - top + 1, int(xs.max()) - left + 1), np.float32)  # (h, w)
     crop[ys - top, xs - left] = weights
+    return crop, top, left
+
+
+def _line(ys: np.ndarray, xs: np.ndarray, weights: np.ndarray, slope: float) -> PageLine:
+    """A line's pixels (page coordinates) -> its level, cropped ink and its outline on the page."""
+    crop, _, _ = _paint(ys, xs, weights)
     degrees = math.degrees(math.atan(slope))  # > 0: the line falls to the right (rows grow down)
     if abs(degrees) >= SKEW_STEP_DEGREES / 2:  # PIL turns counter-clockwise: that levels a falling line
         level = Image.fromarray(crop, mode="F").rotate(degrees, resample=Image.Resampling.BILINEAR, expand=True)

@@ -281,27 +281,32 @@ def render_line(
 STROKE = 64  # a drawn pixel at least this dark (of 255) is a stroke when lines are kept from crossing
 
 
-def _clear_of(ink: np.ndarray, ox: int, floor: np.ndarray) -> int:
-    """The least row offset at which ``ink`` (h, w), placed at column ``ox``, has every stroke
-    below ``floor`` (per sheet column, the first free row under the strokes placed so far)."""
+def _stroke_columns(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The columns of ``ink`` (h, w) that hold a stroke, with each one's top and bottom stroke row: (n,) each."""
     rows = ink >= STROKE  # (h, w)
-    inked = rows.any(axis=0)  # (w,) columns with a stroke
-    first = rows.argmax(axis=0)  # (w,) each column's top stroke row
-    cols = np.arange(ink.shape[1])[inked] + ox
-    cols_in = cols < len(floor)
-    if not cols_in.any():
+    cols = np.flatnonzero(rows.any(axis=0))  # (n,)
+    first = rows.argmax(axis=0)[cols]  # (n,) each column's top stroke row
+    last = ink.shape[0] - 1 - rows[::-1].argmax(axis=0)[cols]  # (n,) each column's bottom stroke row
+    return cols, first, last
+
+
+def _clear_of(columns: tuple[np.ndarray, np.ndarray, np.ndarray], ox: int, floor: np.ndarray) -> int:
+    """The least row offset at which a line (its :func:`_stroke_columns`), placed at column ``ox``, has
+    every stroke below ``floor`` (per sheet column, the first free row under the strokes placed so far)."""
+    cols, first, _ = columns
+    cols = cols + ox
+    under = cols < len(floor)
+    if not under.any():
         return 0
-    return int((floor[cols[cols_in]] - first[inked][cols_in]).max())
+    return int((floor[cols[under]] - first[under]).max())
 
 
-def _lower_floor(floor: np.ndarray, ink: np.ndarray, oy: int, ox: int) -> np.ndarray:
-    """``floor`` with ``ink`` (h, w) placed at (oy, ox) under it: per column, the row below its lowest stroke."""
-    rows = ink >= STROKE  # (h, w)
-    inked = rows.any(axis=0)
-    last = ink.shape[0] - 1 - rows[::-1].argmax(axis=0)  # (w,) each column's bottom stroke row
-    floor = np.pad(floor, (0, max(0, ox + ink.shape[1] - len(floor))))
-    cols = np.arange(ink.shape[1])[inked] + ox
-    floor[cols] = np.maximum(floor[cols], oy + last[inked] + 1)
+def _lower_floor(floor: np.ndarray, columns: tuple[np.ndarray, np.ndarray, np.ndarray], oy: int, ox: int, width: int) -> np.ndarray:
+    """``floor`` with a line (its :func:`_stroke_columns`, ``width`` wide) placed at (oy, ox) under it:
+    per column, the row below its lowest stroke."""
+    cols, _, last = columns
+    floor = np.pad(floor, (0, max(0, ox + width - len(floor))))
+    floor[cols + ox] = np.maximum(floor[cols + ox], oy + last + 1)
     return floor
 
 
@@ -335,10 +340,11 @@ def render_page(
     for ink, top in lines:
         x = SCALE * margin + int(rng.integers(0, box // 2 + 1))  # a small indent
         oy, ox = y - top, max(x - box // 2, 0)  # the line box's top at y; the glyph canvas has ~box / 2 of margin
-        oy = max(oy, 0, _clear_of(ink, ox, floor))  # a writer goes round the strokes above, never through them
+        columns = _stroke_columns(ink)
+        oy = max(oy, 0, _clear_of(columns, ox, floor))  # a writer goes round the strokes above, never through them
         offsets.append((oy, ox))
         y = oy + top + int(box * rng.uniform(*pitch))
-        floor = _lower_floor(floor, ink, oy, ox)
+        floor = _lower_floor(floor, columns, oy, ox, ink.shape[1])
     height = max(oy + ink.shape[0] for (oy, _), (ink, _) in zip(offsets, lines)) + SCALE * margin
     width = max(ox + ink.shape[1] for (_, ox), (ink, _) in zip(offsets, lines)) + SCALE * margin
     sheet = np.zeros((height, width), np.uint8)
