@@ -281,6 +281,19 @@ def render_line(
 STROKE = 64  # a drawn pixel at least this dark (of 255) is a stroke when lines are kept from crossing
 
 
+def _baseline(ink: np.ndarray) -> int:
+    """The row a line of ``ink`` (h, w) is written on: the lowest row above which 92% of its ink
+    lies (below it: descenders, a few percent of a line's ink)."""
+    rows = np.cumsum(ink.sum(axis=1, dtype=np.float64))  # (h,)
+    return int(np.searchsorted(rows, 0.92 * rows[-1]))
+
+
+def _stroke_height(ink: np.ndarray) -> int:
+    """Rows from the top stroke of a line's ``ink`` (h, w) to its bottom one (0 without strokes)."""
+    _, first, last = _stroke_columns(ink)
+    return int(last.max() - first.min()) if len(first) else 0
+
+
 def _stroke_columns(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The columns of ``ink`` (h, w) that hold a stroke, with each one's top and bottom stroke row: (n,) each."""
     rows = ink >= STROKE  # (h, w)
@@ -319,6 +332,7 @@ def render_page(
     pitch: tuple[float, float] = (1.0, 1.5),
     skew_degrees: float = 0.0,
     margin: int = 24,
+    ruled: bool = False,
 ) -> np.ndarray:
     """``texts`` written one under another in one hand, as on a sheet: (H, W) uint8, ink high.
 
@@ -327,23 +341,34 @@ def render_page(
     so at 1.0 descenders reach into the next line's ascenders) lower, or lower still where its
     strokes would cross those above (a line's own drift and tilt can bring it up to them: a writer
     goes round them; strokes may touch and interleave, never overlap); the whole sheet is then
-    turned by ``skew_degrees`` and degraded once (paper, lighting, noise, JPEG). A page, not a model
-    input: :func:`model_package.data.page.find_lines` takes it apart again."""
+    turned by ``skew_degrees`` and degraded once (paper, lighting, noise, JPEG). ``ruled``: a sheet
+    of lined paper, faint rules one pitch apart from top to bottom (one pitch drawn for the sheet,
+    at least 0.8 of the hand's line height: a writer fits the rules), each line written on its
+    rule (its descenders cross it), unless its strokes would cross those above. A page, not a model input: :func:`model_package.data.page.find_lines` takes it apart again."""
     lines = []
     line_aug = dataclasses.replace(aug, neighbours=0.0)  # a page has real neighbours
+    if ruled:  # a writer keeps to the rules
+        line_aug = dataclasses.replace(line_aug, rotation_degrees=min(aug.rotation_degrees, 0.5))
     for text in texts:
         ink, (top, _) = _draw_glyphs(text, font_name, size, line_aug, rng)
         lines.append((_warp(ink, font_size=size * SCALE, aug=line_aug, rng=rng), top))
     box = SCALE * size  # a line box at 2x resolution, about
     offsets, y = [], SCALE * margin
+    rule_pitch = 0
+    if ruled:
+        tall = float(np.median([_stroke_height(ink) for ink, _ in lines]))
+        rule_pitch = max(int(box * rng.uniform(*pitch)), int(0.8 * tall))
     floor = np.zeros(0, np.int64)  # (columns,) per sheet column: the row below the lowest stroke so far
     for ink, top in lines:
         x = SCALE * margin + int(rng.integers(0, box // 2 + 1))  # a small indent
         oy, ox = y - top, max(x - box // 2, 0)  # the line box's top at y; the glyph canvas has ~box / 2 of margin
+        if ruled:  # the line's baseline on the next rule
+            y = SCALE * margin + rule_pitch * (1 + (y - SCALE * margin) // rule_pitch)
+            oy = y - _baseline(ink)
         columns = _stroke_columns(ink)
         oy = max(oy, 0, _clear_of(columns, ox, floor))  # a writer goes round the strokes above, never through them
         offsets.append((oy, ox))
-        y = oy + top + int(box * rng.uniform(*pitch))
+        y = oy + _baseline(ink) if ruled else oy + top + int(box * rng.uniform(*pitch))
         floor = _lower_floor(floor, columns, oy, ox, ink.shape[1])
     height = max(oy + ink.shape[0] for (oy, _), (ink, _) in zip(offsets, lines)) + SCALE * margin
     width = max(ox + ink.shape[1] for (_, ox), (ink, _) in zip(offsets, lines)) + SCALE * margin
@@ -351,6 +376,11 @@ def render_page(
     for (oy, ox), (ink, _) in zip(offsets, lines):
         region = sheet[oy : oy + ink.shape[0], ox : ox + ink.shape[1]]
         np.maximum(region, ink[: region.shape[0], : region.shape[1]], out=region)
+    if ruled:  # faint rules across the whole sheet, under the ink, one (output) pixel thick or two
+        level, thickness = int(rng.uniform(0.25, 0.5) * 255), SCALE * int(rng.integers(1, 3))
+        for row in range(SCALE * margin + rule_pitch, height, rule_pitch):
+            band = sheet[row : row + thickness]
+            np.maximum(band, level, out=band)
     page = Image.fromarray(sheet).resize((width // SCALE, height // SCALE), Image.Resampling.LANCZOS)
     if skew_degrees:
         page = page.rotate(skew_degrees, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=0)
