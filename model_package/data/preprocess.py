@@ -17,6 +17,9 @@ LINE_MARGIN_FRACTION = 1 / 16  # paper above and below the text, as a fraction o
 INK_THRESHOLD = 32 / 255  # a pixel darker than this above the paper is ink
 LEFT_MARGIN = 4  # pixels of paper before the first stroke
 MIN_CONTRAST = 24 / 255  # ink must differ from the paper by this much somewhere, or the picture is blank
+SURROUND_DARKNESS = 0.6  # around a photographed sheet: darker than this fraction of the paper's brightness ...
+SURROUND_SIDE = 0.25  # ... along at least this fraction of a side of the picture
+SURROUND_SHEET = 0.2  # ... leaving a sheet of at least this fraction of the picture
 
 
 def line_margin(height: int) -> int:
@@ -30,16 +33,58 @@ def ink_high(image: Image.Image) -> np.ndarray:
     The paper is measured around every pixel (:func:`paper_level`), so a shadow or a lamp's
     gradient across a photo stays paper instead of turning into ink. The darkest ink becomes 1,
     unless nothing differs from the paper by ``MIN_CONTRAST``: a blank sheet stays blank (all 0)
-    instead of having its grain stretched into strokes."""
+    instead of having its grain stretched into strokes. In a photo of a sheet lying on a darker
+    desk (:func:`around_the_sheet`) the desk is paper, and the sheet alone decides the polarity."""
     gray = np.asarray(ImageOps.exif_transpose(image).convert("L"), dtype=np.float32) / 255.0
-    dark_ink = float(np.median(gray)) > 0.5
+    outside = around_the_sheet(gray)
+    dark_ink = float(np.median(gray if outside is None else gray[~outside])) > 0.5  # the sheet's own brightness
+    if not dark_ink:
+        outside = None  # light ink on dark paper: that dark is the paper
+    if outside is not None:  # the sheet's own paper carried out over the desk: no false ink at its edge
+        nearest = ndimage.distance_transform_edt(outside, return_distances=False, return_indices=True)
+        gray = gray[nearest[0], nearest[1]]
     paper = paper_level(gray, dark_ink)
     ink = paper - gray if dark_ink else gray - paper  # >= 0: the window's brightest pixel is above the grain
-    ink = np.clip(ink - float(np.median(ink)), 0.0, None)  # the typical paper pixel at 0 again
+    sheet = ink if outside is None else ink[~outside]
+    ink = np.clip(ink - float(np.median(sheet)), 0.0, None)  # the typical paper pixel at 0 again
+    if outside is not None:
+        ink[outside] = 0.0
     darkest = float(ink.max())
     if darkest < MIN_CONTRAST:
         return np.zeros_like(ink)
     return np.clip(ink / darkest, 0.0, 1.0)
+
+
+def around_the_sheet(gray: np.ndarray) -> np.ndarray | None:
+    """(H, W) bool, True around the sheet in a photo of one lying on a desk or a table; None when
+    the picture is all sheet (a scan, a crop). Around the sheet: regions darker than
+    ``SURROUND_DARKNESS`` of the paper's brightness, far thicker than a pen stroke, along at least
+    ``SURROUND_SIDE`` of a side of the picture, around a sheet of at least ``SURROUND_SHEET`` of
+    it (else the dark is the paper, written on in light ink). Left in, the band of desk beside the
+    sheet passes for ink, one stroke around the whole page, and the page's lines merge into it. A
+    desk lighter than ``SURROUND_DARKNESS`` of the paper is not found (a shadow on the sheet must
+    not be taken for it)."""
+    h, w = gray.shape
+    step = max(1, min(h, w) // 200)  # a coarse view, about 200 px on its short side
+    hc, wc = h // step, w // step
+    coarse = gray[: hc * step, : wc * step].reshape(hc, step, wc, step).mean(axis=(1, 3))  # (hc, wc)
+    dark = coarse < SURROUND_DARKNESS * float(np.percentile(coarse, 90))
+    dark = ndimage.binary_opening(dark, np.ones((5, 5), bool))  # strokes go, a desk stays
+    labels, count = ndimage.label(dark)
+    if count == 0:
+        return None
+    sides = [(labels[0], wc), (labels[-1], wc), (labels[:, 0], hc), (labels[:, -1], hc)]
+    along = np.zeros(count + 1, bool)  # per region: along a side of the picture
+    for side, length in sides:
+        along |= np.bincount(side, minlength=count + 1) >= SURROUND_SIDE * length
+    along[0] = False
+    if not along.any():
+        return None
+    outside = np.repeat(np.repeat(along[labels], step, axis=0), step, axis=1)  # (hc * step, wc * step)
+    outside = np.pad(outside, ((0, h - hc * step), (0, w - wc * step)), mode="edge")  # (H, W)
+    if step > 1:
+        outside = ndimage.binary_dilation(outside, iterations=step)  # the coarse edge, and a little more
+    return outside if (~outside).mean() >= SURROUND_SHEET else None  # else the dark is the paper (light ink on it)
 
 
 def paper_level(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
