@@ -46,8 +46,10 @@ def _picture(ink: np.ndarray) -> Image.Image:
     return Image.fromarray(255 - ink)
 
 
-def evaluate_hand(predictor, font: str, sampler: SnippetSampler, lines: int, pages: int, seed: int) -> dict:
-    """CERs of one hand: augmented lines, clean lines, pages; with a few examples of each."""
+def evaluate_hand(predictor, font: str, sampler: SnippetSampler, lines: int, pages: int, seed: int,
+                  ruled: bool = False) -> dict:
+    """CERs of one hand: augmented lines, clean lines, pages (on lined paper if ``ruled``); with a
+    few examples of each."""
     rng = np.random.default_rng(seed)
     height, width = predictor.height, predictor.width
     result: dict = {}
@@ -61,7 +63,7 @@ def evaluate_hand(predictor, font: str, sampler: SnippetSampler, lines: int, pag
     for _ in range(pages):
         texts = sampler.sample_lines(rng, int(rng.integers(3, 9)))
         page = render_page(texts, font, rng, Augmentation(neighbours=0.0), size=int(rng.integers(32, 56)),
-                           pitch=(1.25, 1.7), skew_degrees=float(rng.uniform(-2, 2)))
+                           pitch=(1.25, 1.7), skew_degrees=float(rng.uniform(-2, 2)), ruled=ruled)
         page_preds.append(predictor.read(_picture(page)).text)
         page_texts.append("\n".join(texts))
     if pages:
@@ -73,16 +75,16 @@ def evaluate_hand(predictor, font: str, sampler: SnippetSampler, lines: int, pag
     return result
 
 
-def evaluate(predictor, splits: list[str], lines: int, pages: int, max_length: int = 100) -> dict:
+def evaluate(predictor, splits: list[str], lines: int, pages: int, max_length: int = 100, ruled: bool = False) -> dict:
     """{split: {hand: result, "all": pooled CERs}} for the model behind ``predictor``."""
     source, sentences = text_splits("brown", frozenset(CHARACTERS))
     hands = default_font_splits()
-    report: dict = {"text": source, "lines_per_hand": lines, "pages_per_hand": pages}
+    report: dict = {"text": source, "lines_per_hand": lines, "pages_per_hand": pages, "ruled_pages": ruled}
     for split in splits:
         sampler = SnippetSampler(sentences[split], max_length)
         per_hand = {}
         for k, font in enumerate(tqdm(hands[split], desc=f"reading the {split} hands", unit="hand")):
-            per_hand[font] = evaluate_hand(predictor, font, sampler, lines, pages, seed=SPLIT_SEEDS[split] * 1000 + k)
+            per_hand[font] = evaluate_hand(predictor, font, sampler, lines, pages, seed=SPLIT_SEEDS[split] * 1000 + k, ruled=ruled)
         pooled = {}
         for kind in ("augmented", "clean", "pages"):
             rows = [r[kind] for r in per_hand.values() if kind in r]
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     # 40 and 3: the setting of the model card's tables, so the bare command gives its figures
     parser.add_argument("--lines", type=int, default=40, help="lines per hand, each of augmented and clean")
     parser.add_argument("--pages", type=int, default=3, help="pages per hand")
+    parser.add_argument("--ruled", action="store_true", help="pages on lined paper (each line written on a rule)")
     parser.add_argument("--out", default=None, help="write the whole report (examples included) as JSON here")
     parser.add_argument("--ctc-decode-weight", type=float, default=None,
                         help="share of the CTC head in decoding, 0..1 (0: the decoder alone); default: the model's")
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--ctc-decode-weight must be in [0, 1], got {args.ctc_decode_weight}")
         weight = predictor.module.model.ctc_decode_weight = args.ctc_decode_weight
     start = time.perf_counter()
-    report = evaluate(predictor, args.splits, args.lines, args.pages, max_length=_max_length(predictor))
+    report = evaluate(predictor, args.splits, args.lines, args.pages, max_length=_max_length(predictor), ruled=args.ruled)
     report["model"] = str(predictor.path)
     report["ctc_decode_weight"] = weight
     report["seconds"] = round(time.perf_counter() - start, 1)

@@ -277,6 +277,11 @@ def test_evaluate_scores_each_held_out_hand_on_lines_and_pages(tmp_path, capsys)
         assert set(report[split]["all"]) == {"augmented", "clean", "pages"}
     assert "**all**" in capsys.readouterr().out
     assert report["ctc_decode_weight"] == Predictor().metadata["ctc_decode_weight"] > 0  # the shipped model reads jointly
+    main(["--splits", "test", "--lines", "1", "--pages", "2", "--ruled", "--out", str(tmp_path / "ruled.json")])
+    ruled = json.loads((tmp_path / "ruled.json").read_text())
+    assert ruled["ruled_pages"] and not report["ruled_pages"]
+    for result in ruled["test"]["hands"].values():  # lined pages: their lines found, rules and all
+        assert result["pages"]["lines_found_right"] == 2, result["pages"]["examples"]
     with pytest.raises(SystemExit):
         main(["--ctc-decode-weight", "1.5", "--lines", "1", "--pages", "0"])
     assert "must be in [0, 1]" in capsys.readouterr().err
