@@ -289,9 +289,9 @@ def _baseline(ink: np.ndarray) -> int:
     return int(np.searchsorted(rows, 0.92 * rows[-1]))
 
 
-def _stroke_height(ink: np.ndarray) -> int:
-    """Rows from the top stroke of a line's ``ink`` (h, w) to its bottom one (0 without strokes)."""
-    _, first, last = _stroke_columns(ink)
+def _stroke_height(columns: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
+    """Rows from a line's top stroke to its bottom one, from its :func:`_stroke_columns` (0 without strokes)."""
+    _, first, last = columns
     return int(last.max() - first.min()) if len(first) else 0
 
 
@@ -355,21 +355,22 @@ def render_page(
         lines.append((_warp(ink, font_size=size * SCALE, aug=line_aug, rng=rng), top))
     box = SCALE * size  # a line box at 2x resolution, about
     offsets, y = [], SCALE * margin
+    strokes = [_stroke_columns(ink) for ink, _ in lines]  # per line: its stroke columns, tops, bottoms
     rule_pitch = 0
     if ruled:
-        tall = float(np.median([_stroke_height(ink) for ink, _ in lines]))
+        tall = float(np.median([_stroke_height(columns) for columns in strokes]))
         rule_pitch = max(int(box * rng.uniform(*pitch)), int(0.8 * tall))
     floor = np.zeros(0, np.int64)  # (columns,) per sheet column: the row below the lowest stroke so far
-    for ink, top in lines:
+    for (ink, top), columns in zip(lines, strokes):
         x = SCALE * margin + int(rng.integers(0, box // 2 + 1))  # a small indent
         oy, ox = y - top, max(x - box // 2, 0)  # the line box's top at y; the glyph canvas has ~box / 2 of margin
         if ruled:  # the line's baseline on the next rule
+            base = _baseline(ink)
             y = SCALE * margin + rule_pitch * (1 + (y - SCALE * margin) // rule_pitch)
-            oy = y - _baseline(ink)
-        columns = _stroke_columns(ink)
+            oy = y - base
         oy = max(oy, 0, _clear_of(columns, ox, floor))  # a writer goes round the strokes above, never through them
         offsets.append((oy, ox))
-        y = oy + _baseline(ink) if ruled else oy + top + int(box * rng.uniform(*pitch))
+        y = oy + base if ruled else oy + top + int(box * rng.uniform(*pitch))
         floor = _lower_floor(floor, columns, oy, ox, ink.shape[1])
     height = max(oy + ink.shape[0] for (oy, _), (ink, _) in zip(offsets, lines)) + SCALE * margin
     width = max(ox + ink.shape[1] for (_, ox), (ink, _) in zip(offsets, lines)) + SCALE * margin
