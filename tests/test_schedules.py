@@ -31,6 +31,19 @@ def test_one_cycle_takes_its_length_from_the_trainer(run_experiment, tmp_path, m
     assert scheduler.total_steps == expected and scheduler.last_epoch == expected
 
 
+def test_a_time_budget_runs_the_one_cycle_to_its_end_before_the_time_is_up(run_experiment, tmp_path, monkeypatch, data_dir):
+    """--trainer.max_time on a CPU too slow for max_steps: the schedule keeps up with the clock, so
+    training stops on an annealed learning rate (not in the warm-up, where step 30 of 100,000 is)."""
+    cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=100000", "--trainer.max_time={'seconds': 4}",
+              "--trainer.limit_val_batches=1", "--trainer.val_check_interval=10")
+    scheduler = cli.trainer.lr_scheduler_configs[0].scheduler
+    max_lr = scheduler.optimizer.param_groups[0]["max_lr"]
+    assert 0 < cli.trainer.global_step < 100000
+    assert scheduler.last_epoch >= 0.95 * scheduler.total_steps, (scheduler.last_epoch, cli.trainer.global_step)
+    assert scheduler.get_last_lr()[0] < max_lr / 25  # below where the warm-up starts: annealed
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()  # validated and saved when the time ran out
+
+
 def test_a_total_steps_set_in_the_config_is_kept(run_experiment, tmp_path, monkeypatch, data_dir):
     cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=3", "--trainer.limit_val_batches=0",
               "--model.lr_scheduler.init_args.total_steps=20")

@@ -9,6 +9,7 @@ from typing import Literal
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
@@ -127,9 +128,31 @@ class BaseLitModel(L.LightningModule):
         if not self.trainer.sanity_checking:
             self._validations += 1
 
+    def _time_spent(self) -> float | None:
+        """The share of the trainer's ``max_time`` spent so far (0..1), or None when it has none."""
+        for callback in self.trainer.callbacks:
+            remaining = callback.time_remaining() if isinstance(callback, Timer) else None
+            if remaining is not None:
+                elapsed = callback.time_elapsed()
+                return min(1.0, elapsed / max(elapsed + remaining, 1e-9))  # elapsed + remaining = max_time
+        return None
+
+    def _keep_up_with_the_clock(self, scheduler: OneCycleLR) -> None:
+        """With ``--trainer.max_time``, a OneCycleLR runs on whichever is further along, the steps or
+        the time: a CPU too slow to reach ``max_steps`` in time still warms up, peaks and anneals
+        within the budget, and the Timer stops training on a finished schedule instead of at a
+        high learning rate. Without ``max_time`` (or where the steps lead) nothing changes."""
+        spent = self._time_spent()
+        if spent is not None:
+            on_time = int(spent * scheduler.total_steps)  # the step the clock says the schedule is at
+            scheduler.last_epoch = min(scheduler.total_steps - 1, max(scheduler.last_epoch, on_time))
+
     def lr_scheduler_step(self, scheduler, metric) -> None:
         """A plateau scheduler steps once per validation run (however often Lightning offers the
-        metric); every other scheduler at each of its intervals."""
+        metric); every other scheduler at each of its intervals (a OneCycleLR keeping up with a
+        ``max_time`` budget, see ``_keep_up_with_the_clock``)."""
+        if isinstance(scheduler, OneCycleLR):
+            self._keep_up_with_the_clock(scheduler)
         if not isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step()
         elif metric is not None and self._validations > self._plateau_steps:
