@@ -45,6 +45,14 @@ def test_every_variant_changes_only_its_setting(run_experiment, data_dir):
         assert len(differing) == 1, (variant, differing)
 
 
+def test_runs_have_equal_steps_not_the_quickstarts_time_budget(run_experiment, data_dir):
+    """The quickstart stops at 10 minutes: an ablation must not, or a slower variant gets fewer steps."""
+    args = ablations.fit_args("resnet18", seed=1, steps=7)[1:]  # without the subcommand
+    trainer = build(run_experiment, *args, "--data.num_train=16").trainer
+    assert trainer.max_steps == 7
+    assert not any(type(c).__name__ == "Timer" for c in trainer.callbacks)
+
+
 def test_budget_seed_and_schedule_are_set_per_run():
     args = ablations.fit_args("dropout_0.4", seed=2, steps=1234)
     assert "--seed_everything=2" in args and "--trainer.max_steps=1234" in args

@@ -58,6 +58,24 @@ def test_ranks_see_disjoint_samples(tmp_path, data_dir):
     assert len(a | b) == SMALL_LINES["num_train"]  # ... that cover it
 
 
+def test_ddp_ranks_keep_one_learning_rate_on_a_time_budget(tmp_path, data_dir):
+    """The quickstart's schedule follows the clock under --trainer.max_time; each rank steps its own
+    scheduler, so without rank 0's clock shared they drift a step apart and train with different rates."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    args = ["fit", "--config", "quickstart", *SMALL_ARGS, *DDP, "--trainer.max_steps=100000", "--trainer.max_time={'seconds': 8}",
+            "--trainer.limit_val_batches=1", "--trainer.logger=false", "--trainer.enable_checkpointing=false",
+            "--trainer.callbacks+=ddp_probe.RecordLearningRates"]
+    env = {**os.environ, "PROBE_DIR": str(probe), "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, str(REPO / "training" / "run_experiment.py"), *args],
+                            cwd=tmp_path, env={**env, "MODEL_PACKAGE_DATA_DIR": str(data_dir)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = [json.loads((probe / f"rank{r}-lr.json").read_text()) for r in (0, 1)]
+    assert runs[0]["rates"] == runs[1]["rates"]  # the same rate at every step on both ranks
+    rates, max_lr = runs[0]["rates"], runs[0]["max_lr"]
+    assert 10 < len(rates) < 100000 and max(rates) > 0.9 * max_lr and rates[-1] < max_lr / 25  # peaked, then annealed
+
+
 def test_ddp_test_scores_every_sample_exactly_once(tmp_path, data_dir):
     """15 test lines on 2 ranks: DistributedSampler would pad to 16 (one line scored twice); the
     unpadded sampler gives 8 + 7, every line once."""

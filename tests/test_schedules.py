@@ -44,6 +44,20 @@ def test_a_time_budget_runs_the_one_cycle_to_its_end_before_the_time_is_up(run_e
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()  # validated and saved when the time ran out
 
 
+def test_a_run_stopped_by_its_time_budget_resumes_without_one_to_max_steps(run_experiment, tmp_path, monkeypatch, data_dir):
+    """The schedule re-planned to the budget is re-planned again to the resumed run's length (a
+    schedule moved past its end raised in OneCycleLR.step)."""
+    first = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=300", "--trainer.max_time={'seconds': 3}",
+                "--trainer.limit_val_batches=1", "--trainer.val_check_interval=10")
+    stopped = first.trainer.global_step
+    assert stopped < 300  # the time ran out first
+    cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=300", "--trainer.max_time=null",
+              "--trainer.limit_val_batches=1", "--trainer.val_check_interval=10",
+              "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"))
+    scheduler = cli.trainer.lr_scheduler_configs[0].scheduler
+    assert cli.trainer.global_step == 300 and scheduler.total_steps == 300 and scheduler.last_epoch == 300
+
+
 def test_a_total_steps_set_in_the_config_is_kept(run_experiment, tmp_path, monkeypatch, data_dir):
     cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=3", "--trainer.limit_val_batches=0",
               "--model.lr_scheduler.init_args.total_steps=20")

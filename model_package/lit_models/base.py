@@ -43,6 +43,7 @@ class BaseLitModel(L.LightningModule):
         self.lr_scheduler_interval = lr_scheduler_interval
         self.lr_scheduler_monitor = lr_scheduler_monitor  # ReduceLROnPlateau's metric
         self._validations = self._plateau_steps = 0  # validation runs so far; plateau steps taken
+        self._planned_steps = 0  # the trainer's steps for this fit (max_steps, or epochs x batches)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -113,16 +114,22 @@ class BaseLitModel(L.LightningModule):
         """A run resumed with another length (``--ckpt_path last --trainer.max_steps=5000``) restores
         a OneCycleLR planned for the old one: stretch its phases to the new length (unless the
         config fixed ``total_steps``), so it neither stops short nor fails past the old end."""
+        self._planned_steps = int(self.trainer.estimated_stepping_batches)
         if not self._one_cycle_length_from_trainer():
             return
-        total = int(self.trainer.estimated_stepping_batches)
+        total = self._planned_steps
         for config in self.trainer.lr_scheduler_configs:
             scheduler = config.scheduler
             if isinstance(scheduler, OneCycleLR) and scheduler.total_steps != total:
                 rank_zero_info(f"OneCycleLR: stretched from {scheduler.total_steps} to {total} steps at step {scheduler.last_epoch}")
-                for phase in scheduler._schedule_phases:
-                    phase["end_step"] = (phase["end_step"] + 1) * total / scheduler.total_steps - 1
-                scheduler.total_steps = total
+                self._stretch(scheduler, total)
+
+    @staticmethod
+    def _stretch(scheduler: OneCycleLR, total: int) -> None:
+        """Re-plan a OneCycleLR over ``total`` steps; its phases keep their shares of the run."""
+        for phase in scheduler._schedule_phases:
+            phase["end_step"] = (phase["end_step"] + 1) * total / scheduler.total_steps - 1
+        scheduler.total_steps = total
 
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:
@@ -138,14 +145,23 @@ class BaseLitModel(L.LightningModule):
         return None
 
     def _keep_up_with_the_clock(self, scheduler: OneCycleLR) -> None:
-        """With ``--trainer.max_time``, a OneCycleLR runs on whichever is further along, the steps or
-        the time: a CPU too slow to reach ``max_steps`` in time still warms up, peaks and anneals
-        within the budget, and the Timer stops training on a finished schedule instead of at a
-        high learning rate. Without ``max_time`` (or where the steps lead) nothing changes."""
+        """With ``--trainer.max_time``, a OneCycleLR (its length from the trainer) is re-planned at
+        every step over the steps that fit in the budget at the pace so far, ``max_steps`` at most:
+        its learning rate then follows the share of the time spent, so a CPU too slow for
+        ``max_steps`` still warms up, peaks and anneals within the budget, and the Timer stops
+        training on an annealed model instead of at a high learning rate. Where the steps lead, or
+        without ``max_time``, nothing changes. Its step count stays the trainer's, so a resumed run
+        (a longer ``max_time``, or none) re-plans from where it stopped (``on_train_start``)."""
         spent = self._time_spent()
-        if spent is not None:
-            on_time = int(spent * scheduler.total_steps)  # the step the clock says the schedule is at
-            scheduler.last_epoch = min(scheduler.total_steps - 1, max(scheduler.last_epoch, on_time))
+        if spent is None or not self._one_cycle_length_from_trainer():
+            return
+        done = scheduler.last_epoch + 1  # steps taken once this one is
+        total = min(self._planned_steps, max(done, round(done / max(spent, 1e-9))))  # the steps that fit
+        # every rank on rank 0's pace: under DDP each rank steps its own scheduler, and ranks a step
+        # apart would apply different learning rates to the same gradients
+        total = self.trainer.strategy.broadcast(total)
+        if total != scheduler.total_steps:
+            self._stretch(scheduler, total)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
         """A plateau scheduler steps once per validation run (however often Lightning offers the
