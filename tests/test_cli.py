@@ -49,13 +49,13 @@ def test_unknown_config_name_exits_with_message(run_experiment):
 def test_links_follow_the_chosen_data_module(run_experiment, data_dir):
     cli = build(run_experiment, "--config", "quickstart", *SMALL_ARGS)
     assert type(cli.datamodule).__name__ == "HandwritingFontLines"
-    assert tuple(cli.model.hparams.input_dims) == cli.datamodule.input_dims == (1, 32, 512)
+    assert tuple(cli.model.hparams.input_dims) == cli.datamodule.input_dims == (1, 32, 320)
     assert cli.model.hparams.max_seq_length == cli.datamodule.max_seq_length == 34
     assert list(cli.model.hparams.idx_to_char) == cli.datamodule.idx_to_char
 
     cli = build(run_experiment, "--config", "quickstart", "--data=HandwritingFontParagraphs", "--data.max_lines=3")
     assert type(cli.datamodule).__name__ == "HandwritingFontParagraphs"
-    assert tuple(cli.model.hparams.input_dims) == (1, 96, 512)
+    assert tuple(cli.model.hparams.input_dims) == (1, 96, 320)  # the quickstart's line width, 3 lines
     assert cli.model.hparams.max_seq_length == 3 * 33 + 1
     assert len(cli.model.hparams.idx_to_char) == 84
     assert cli.model.model.decoder.head.out_features == 84
@@ -104,7 +104,7 @@ def test_fast_dev_run_subprocess(tmp_path, data_dir):
 
 @pytest.mark.parametrize(
     ("config_name", "project", "module", "input_dims"),
-    [("quickstart", "quickstart", "LitTransformer", [1, 32, 512]),
+    [("quickstart", "quickstart", "LitTransformer", [1, 32, 320]),
      ("fontlines_line_cnn", "quickstart", "LitCTC", [1, 32, 512]),
      ("fontchars_mlp", "HandwritingFontCharacters", "LitClassifier", [1, 28, 28])],
 )  # fmt: skip

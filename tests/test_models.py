@@ -265,8 +265,9 @@ def test_collapsed_height_gives_one_memory_vector_a_column():
     assert torch.equal(torch.jit.script(model).predict(x), model.predict(x))
     lit = LitTransformer(LINE_VOCABULARY, (1, 40, 256), 12, collapse_height=True, ctc_weight=0.3)
     assert lit.model.encode(x).shape[1] == 32 and lit.model.ctc_head is not None
-    with pytest.raises(ValueError, match="collapse_height=True .* this data has pages"):
-        LitTransformer(PARAGRAPH_VOCABULARY, (1, 128, 512), 60, collapse_height=True)
+    with pytest.warns(UserWarning, match="collapse_height=True ignored: .* this data has pages"):
+        pages = LitTransformer(PARAGRAPH_VOCABULARY, (1, 128, 512), 60, collapse_height=True)
+    assert pages.model.enc_height > 1 and pages.hparams.collapse_height is False  # the grid's rows kept
 
 
 def test_sinusoids_are_the_transformer_encodings():

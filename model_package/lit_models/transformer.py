@@ -81,9 +81,11 @@ class LitTransformer(BaseLitModel):
         super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
         pages = NEWLINE in self.vocabulary.char_to_idx  # the data's samples are pages: lines joined by a newline
-        if collapse_height and pages:
-            raise ValueError("collapse_height=True folds the encoder grid's rows into one vector a column, for images "
-                             "of one line; this data has pages (its vocabulary has a newline): keep collapse_height=False")
+        if collapse_height and pages:  # like ctc_weight below: `--config quickstart --data=HandwritingFontParagraphs` still trains
+            rank_zero_warn("collapse_height=True ignored: it folds the encoder grid's rows into one vector a column, "
+                           "for images of one line, and this data has pages (its vocabulary has a newline)")
+            collapse_height = False
+            self.hparams["collapse_height"] = False  # what the model is, for the checkpoint and the staged artifact
         self.model = ResNetTransformer(
             input_dims=tuple(input_dims),
             num_classes=len(self.vocabulary),
