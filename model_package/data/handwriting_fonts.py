@@ -34,7 +34,7 @@ from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, wri
 from model_package.data.font_download import default_font_splits
 from model_package.data.fonts import FontError, check_fonts
 from model_package.data.paths import processed_dir
-from model_package.data.preprocess import crop_to_ink, fit_to_canvas
+from model_package.data.preprocess import as_served, crop_to_ink, fit_to_canvas, ink_levelled
 from model_package.data.render import Augmentation, degrade, render_line
 from model_package.data.text import SnippetSampler, text_splits
 from model_package.metadata import emnist as emnist_metadata
@@ -42,7 +42,7 @@ from model_package.metadata import handwriting_fonts as metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLINE, PARAGRAPH_VOCABULARY, Vocabulary
 
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-_FORMAT_VERSION = 4  # bump when rendering changes, so old caches are not reused
+_FORMAT_VERSION = 5  # bump when rendering changes, so old caches are not reused (5: lines as served)
 
 
 @dataclass(frozen=True)
@@ -91,14 +91,14 @@ def render_sample(spec: _RenderSpec, index: int, sampler: SnippetSampler) -> tup
         return character_image(render_line(char, font, spec.line_height, spec.line_width, rng, aug, degraded=False), aug, rng), char
     if spec.kind == "lines":
         text = sampler.sample(rng)
-        return render_line(text, font, spec.line_height, spec.line_width, rng, aug), text
+        return as_served(render_line(text, font, spec.line_height, spec.line_width, rng, aug)), text
     # A paragraph: consecutive text wrapped into 1..max_lines lines, on one page (one paper, one pen).
     texts = sampler.sample_lines(rng, int(rng.integers(1, spec.max_lines + 1)))
     page = np.zeros((spec.max_lines * spec.line_height, spec.line_width), np.uint8)
     for k, text in enumerate(texts):
         rows = slice(k * spec.line_height, (k + 1) * spec.line_height)
         page[rows] = render_line(text, font, spec.line_height, spec.line_width, rng, aug, degraded=False)
-    return degrade(page, aug, rng), NEWLINE.join(texts)
+    return ink_levelled(degrade(page, aug, rng)), NEWLINE.join(texts)
 
 
 # EMNIST byclass's 62 classes, in its order: 0-9, A-Z, a-z.

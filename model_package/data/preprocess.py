@@ -97,9 +97,10 @@ def paper_level(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
 
 
 def crop_to_ink(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> np.ndarray:
-    """The smallest box holding the ink (rows and columns with ink above ``threshold``); the image
-    itself when it has none."""
-    mask = ink > threshold
+    """The smallest box holding the ink (pixels above ``threshold`` whose 3 x 3 neighbourhood is
+    too, on average: a stroke, even one pixel wide, is kept, a lone speck of paper grain is not);
+    the image itself when it has none."""
+    mask = (ink > threshold) & (ndimage.uniform_filter(ink.astype(np.float32), 3) > threshold)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
         return ink
@@ -130,3 +131,19 @@ def place_line(ink: np.ndarray, height: int, width: int) -> np.ndarray:
 def to_model_input(image: Image.Image, height: int, width: int) -> np.ndarray:
     """Any PIL image of one line -> (height, width) float32 in [0, 1], ink high, ready for the model."""
     return place_line(ink_high(image), height, width)
+
+
+def as_served(line: np.ndarray) -> np.ndarray:
+    """A rendered line (h, w) uint8, ink high -> the image the predictor makes of a picture of it
+    (dark ink on light paper, through :func:`to_model_input`), (h, w) uint8, ink high. Training
+    lines go through this so the model learns from what serving gives it: the paper levelled to 0
+    and the darkest ink to 1, as in a user's photo, not the renderer's tinted, textured paper."""
+    h, w = line.shape
+    served = to_model_input(Image.fromarray(255 - line), h, w)
+    return (served * 255).round().astype(np.uint8)
+
+
+def ink_levelled(image: np.ndarray) -> np.ndarray:
+    """:func:`ink_high`'s photometry alone for a rendered page (h, w) uint8, ink high -> uint8: the
+    paper levelled, the darkest ink at 255, the geometry kept (a paragraph model reads the page whole)."""
+    return (ink_high(Image.fromarray(255 - image)) * 255).round().astype(np.uint8)
