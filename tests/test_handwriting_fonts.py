@@ -168,6 +168,36 @@ def test_a_rendered_line_saved_as_a_png_is_served_with_the_training_geometry(tex
     assert abs(l0 - l1) <= 2 and abs(r0 - r1) <= 2 * zoom + 2, (l0, r0, l1, r1)
 
 
+def test_training_lines_are_what_serving_makes_of_their_picture(lines):
+    """The data module's lines (tinted, textured, lit paper in the renderer) are stored as the
+    predictor sees a picture of them: paper at 0, darkest ink at 255, and serving's preprocessing
+    of such a line changes it no further (the same placement and photometry)."""
+    from PIL import Image
+
+    from model_package.data.preprocess import to_model_input
+
+    images, _, _ = lines.load_split("train")  # (N, H, W) uint8, ink high, augmented
+    assert np.all(np.median(images.reshape(len(images), -1), axis=1) <= 4)  # the paper levelled (was ~50)
+    assert np.all(images.reshape(len(images), -1).max(axis=1) >= 224)  # the darkest ink near full (resampled)
+    height, width = images.shape[1:]
+    changes = [np.abs(to_model_input(Image.fromarray(255 - image), height, width) - image / 255.0).mean() for image in images]
+    # most lines are a fixed point; some ~10% rescale, where a faint speck at the edge of the
+    # first crop is dropped by the second (before: every augmented line changed by ~0.2)
+    assert np.mean(np.array(changes) < 0.01) >= 0.75, sorted(changes)
+
+
+def test_crop_to_ink_keeps_thin_strokes_and_drops_specks_of_grain():
+    from model_package.data.preprocess import crop_to_ink
+
+    ink = np.zeros((40, 400), np.float32)
+    ink[10:30, 50:51] = 1.0  # a stroke one pixel wide
+    ink[12, 60:120] = 0.6  # and a faint hairline
+    ink[2, 0:400:9] = 0.4  # lone specks of grain above the strokes ...
+    ink[5:40:6, 130:400:11] = 0.4  # ... and right of them
+    crop = crop_to_ink(ink)
+    assert crop.shape == (20, 70)  # rows 10..29, columns 50..119: the strokes' box alone
+
+
 def test_augmentation_varies_the_scan_and_none_switches_it_off():
     rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
     full = [render_line("A line of text", "caveat", 32, 512, np.random.default_rng(i), Augmentation()) for i in range(12)]
