@@ -12,6 +12,7 @@ needs nothing else. ``--help`` lists every option.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import os
@@ -75,10 +76,10 @@ def run_dir(trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir)
 
 
-def environment(trainer=None, configs: list[str] | None = None) -> dict:
-    """What a run needs to be repeated: the git commit (and whether the tree was dirty), Python,
-    the platform, the versions of the packages that shape the results, and the precision the
-    trainer chose with the CPU capability behind the choice."""
+@functools.cache
+def git_state() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the repository, read once: at the run's start (``main``), not when the
+    config is saved after the data is prepared, maybe an hour later, when HEAD may have moved on."""
     repo = Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str | None:
@@ -88,6 +89,14 @@ def environment(trainer=None, configs: list[str] | None = None) -> dict:
             return None
         return out.stdout.strip() if out.returncode == 0 else None
 
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "HEAD"), (bool(status) if status is not None else None)
+
+
+def environment(trainer=None, configs: list[str] | None = None) -> dict:
+    """What a run needs to be repeated: the git commit at its start (and whether the tree was
+    dirty), Python, the platform, the versions of the packages that shape the results, and the
+    precision the trainer chose with the CPU capability behind the choice."""
     packages = ["model-package", "torch", "torchvision", "lightning", "torchmetrics", "jsonargparse", "wandb", "numpy", "h5py", "Pillow"]
     versions = {}
     for name in packages:
@@ -95,11 +104,11 @@ def environment(trainer=None, configs: list[str] | None = None) -> dict:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
-    status = git("status", "--porcelain", "--untracked-files=no")
+    commit, dirty = git_state()
     choice = getattr(trainer, "precision_choice", None)
     return {
-        "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": bool(status) if status is not None else None,
+        "git_commit": commit,
+        "git_dirty": dirty,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
@@ -219,6 +228,7 @@ class TextRecognizerCLI(LightningCLI):
 
 def main(args: list[str] | None = None) -> TextRecognizerCLI:
     """Run the CLI on ``args`` (default: the command line)."""
+    git_state()  # the code this run starts with, for environment.json
     if args is None:
         sys.argv[1:] = resolve_config_names(sys.argv[1:])
     else:
