@@ -1,5 +1,4 @@
-"""Training throughput of the quickstart model: 1 and 2 processes (DDP, gloo), fp32 and bf16-mixed,
-the convolutions contiguous or channels_last.
+"""Training throughput of the quickstart model: 1 and 2 processes (DDP, gloo), fp32 and bf16-mixed.
 
     python -m model_package.bench train [--steps 20] [--batch 32]
 
@@ -7,8 +6,7 @@ Each configuration runs in its own process group (Lightning's DDP launcher for 2
 random images and labels of the quickstart's shapes (1 x 32 x 320, 34 tokens), so data loading
 costs nothing and only the model is measured: ``--steps`` optimiser steps are timed after 5
 warm-up steps. The CPU's cores are split between the processes (``OMP_NUM_THREADS``). Reported:
-training samples per second over all processes, against 1 process in fp32 with contiguous weights
-(``--model.memory_format=contiguous``; the default on a CPU is channels_last). The CPU's capability
+training samples per second over all processes, against 1 process in fp32. The CPU's capability
 is printed first: bf16 is only fast with AVX512-BF16 or AMX, and its rows are marked "emulated"
 where the CPU lacks them (there bf16-mixed is ~10x SLOWER than fp32).
 """
@@ -53,8 +51,7 @@ def worker(args: argparse.Namespace) -> None:
     images = torch.rand(n, 1, 32, 320)  # configs/quickstart.yaml's lines
     labels = torch.randint(4, len(LINE_VOCABULARY), (n, 34))
     model = LitTransformer(LINE_VOCABULARY, (1, 32, 320), 34, tf_dim=128, tf_fc_dim=256, tf_nhead=4, tf_num_layers=4,
-                           with_enc_pos=True, collapse_height=True, ctc_weight=0.3, memory_format=args.layout,
-                           optimizer=lambda p: torch.optim.AdamW(p, lr=2e-3))
+                           with_enc_pos=True, collapse_height=True, ctc_weight=0.3, optimizer=lambda p: torch.optim.AdamW(p, lr=2e-3))
     trainer = L.Trainer(
         accelerator="cpu", devices=args.devices, strategy="ddp" if args.devices > 1 else "auto",
         precision=args.precision, max_steps=WARMUP + args.steps, limit_val_batches=0, logger=False,
@@ -70,7 +67,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--devices", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="32-true", help=argparse.SUPPRESS)
-    parser.add_argument("--layout", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args)
@@ -80,26 +76,25 @@ def main(argv: list[str] | None = None) -> None:
 
     cores = os.cpu_count() or 1
     native = cpu_bf16_native()
-    configs = [(1, "32-true", "contiguous"), (1, "32-true", "channels_last"), (1, "bf16-mixed", "contiguous"),
-               (1, "bf16-mixed", "channels_last"), (2, "32-true", "channels_last"), (2, "bf16-mixed", "channels_last")]
+    configs = [(1, "32-true"), (1, "bf16-mixed"), (2, "32-true"), (2, "bf16-mixed")]
     print(f"quickstart model training throughput, batch {args.batch} per process, {args.steps} timed steps, {cores} CPU cores")
     print(f"CPU capability {cpu_capability()}, bf16 in hardware: {'yes' if native else 'NO (bf16 rows are emulated: not a general figure)'}; "
           f"precision auto -> {resolve_precision('auto', 'cpu').precision}")
-    print(f"{'processes':>9} {'precision':<11} {'layout':<13} {'samples/s':>10} {'vs 1 x fp32':>12}")
+    print(f"{'processes':>9} {'precision':<11} {'samples/s':>10} {'vs 1 x fp32':>12}")
     reference = None
-    for devices, precision, layout in configs:
+    for devices, precision in configs:
         env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // devices)), "PYTHONWARNINGS": "ignore"}
         command = [sys.executable, "-m", "model_package.bench.train", "--worker", f"--devices={devices}",
-                   f"--precision={precision}", f"--layout={layout}", f"--steps={args.steps}", f"--batch={args.batch}"]
+                   f"--precision={precision}", f"--steps={args.steps}", f"--batch={args.batch}"]
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
         if result.returncode != 0 or not lines:
-            print(f"{devices:>9} {precision:<11} {layout:<13} failed: {result.stderr.strip().splitlines()[-1:]}")
+            print(f"{devices:>9} {precision:<11} failed: {result.stderr.strip().splitlines()[-1:]}")
             continue
         rate = json.loads(lines[-1])["samples_per_s"]
         reference = reference or rate
         emulated = "  (bf16 emulated)" if precision.startswith("bf16") and not native else ""
-        print(f"{devices:>9} {precision:<11} {layout:<13} {rate:>10.1f} {rate / reference:>11.2f}x{emulated}")
+        print(f"{devices:>9} {precision:<11} {rate:>10.1f} {rate / reference:>11.2f}x{emulated}")
 
 
 if __name__ == "__main__":

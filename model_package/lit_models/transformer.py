@@ -7,7 +7,6 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
@@ -53,10 +52,6 @@ class LitTransformer(BaseLitModel):
     (lines only) makes the memory one vector a column of the encoder grid (see ResNetTransformer):
     the cross-attention reads 5x fewer keys at the handwriting geometry, a training step is ~1.3x
     faster and decoding ~1.6x. ``compile=True`` runs the training forward through ``torch.compile``.
-    ``memory_format``: the layout of the convolution weights (and so activations) in training;
-    ``auto`` is channels_last on a CPU (oneDNN's native layout: a training step 10% faster in fp32
-    with AVX2 kernels, level in bf16; ``python -m model_package.bench train``), contiguous elsewhere.
-    A checkpoint is the same either way; staged models are traced contiguous.
     """
 
     def __init__(
@@ -82,7 +77,6 @@ class LitTransformer(BaseLitModel):
         ctc_decode_weight: float = 0.6,
         collapse_height: bool = False,
         compile: bool = False,
-        memory_format: Literal["auto", "channels_last", "contiguous"] = "auto",
     ):
         super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
@@ -132,19 +126,9 @@ class LitTransformer(BaseLitModel):
                            "kernels torch 2.14's inductor gave NaN losses for this model (eager is fine); prefer compile=False")
         teacher_forced = TeacherForced(self.model)
         self.__dict__["_train_forward"] = torch.compile(teacher_forced) if compile else teacher_forced
-        if memory_format not in ("auto", "channels_last", "contiguous"):
-            raise ValueError(f"memory_format must be auto, channels_last or contiguous, got {memory_format!r}")
-        self.memory_format = memory_format
         self.val_cer = CharErrorRate()
         self.test_cer = CharErrorRate()
         self.metrics = {"validation": self.val_cer, "test": self.test_cer}
-
-    def configure_model(self) -> None:
-        """Before the strategy wraps the model and the optimiser is built: the weights' layout
-        (``memory_format``). Activations follow the weights' layout through the encoder."""
-        on_cpu = self._trainer is not None and isinstance(self.trainer.accelerator, CPUAccelerator)
-        if self.memory_format == "channels_last" or (self.memory_format == "auto" and on_cpu):
-            self.model.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) -> greedy token ids (B, max_seq_length)."""
