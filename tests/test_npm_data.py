@@ -133,6 +133,22 @@ def test_an_unreachable_registry_falls_back_naming_every_font(registry, monkeypa
     assert len(messages) == 1 and all(family in messages[0] for family in HANDS)
 
 
+def test_batches_packed_side_by_side_name_only_the_package_that_failed(registry, tmp_path, monkeypatch):
+    from model_package.data import npm
+
+    server, _, manifest = registry
+    monkeypatch.setattr(npm, "BATCH", 3)  # the four hands in two batches, packed at the same time
+    monkeypatch.setattr(npm, "CONCURRENT", 2)
+    for path in [p for p in server.routes if "kalam" in p]:
+        del server.routes[path]  # kalam: 404, so its batch is retried one package at a time
+    specs = [f"{e['package']}@{e['version']}" for e in manifest]
+    progress = []
+    packed, failures = npm.pack(specs, tmp_path / "packed", progress.append)
+    assert sorted(failures) == ["@fontsource/kalam@5.0.1"] and "404" in failures["@fontsource/kalam@5.0.1"]
+    assert sorted(packed) == sorted(s for s in specs if "kalam" not in s)
+    assert all(path.is_file() for path in packed.values()) and sum(progress) == len(specs)
+
+
 def test_brown_from_npm_is_split_by_document(registry, tmp_path):
     source, splits = text_splits("brown", frozenset(CHARACTERS))
     assert source == "brown"
