@@ -131,7 +131,7 @@ def _decisive(model: ResNetTransformer) -> ResNetTransformer:
     return model.eval()
 
 
-@pytest.mark.parametrize("dims,length,classes,joint", [((1, 32, 512), 34, 83, False), ((1, 128, 512), 200, 84, False), ((1, 32, 512), 34, 83, True)])
+@pytest.mark.parametrize("dims,length,classes,joint", [((1, 32, 512), 34, 83, False), ((1, 64, 256), 200, 84, False), ((1, 32, 512), 34, 83, True)])
 def test_cached_decoding_gives_the_same_tokens_as_full_recomputation(dims, length, classes, joint):
     end_steps = set()
     for seed in range(4):
