@@ -79,7 +79,10 @@ MEASURED_SLOW = {
     "tests/test_pages.py::test_a_paragraph_model_is_staged_as_such_and_fed_whole_pages",  # 2026-12-01
     "tests/test_pages.py::test_evaluate_scores_each_held_out_hand_on_lines_and_pages",  # 2026-12-01
     "tests/test_pages.py::test_lines_joined_by_pen_strokes_are_still_found",  # 2026-11-28, ~2.6 s a hand
+    "tests/test_precision.py::test_a_fused_optimizer_has_its_gradients_clipped",  # 2026-12-01, ~18 s each
+    "tests/test_precision.py::test_a_fused_optimizer_is_clipped_on_unscaled_gradients_under_a_loss_scaler",  # 2026-12-01
     "tests/test_schedules.py::test_a_resumed_run_with_more_steps_stretches_the_one_cycle",
+    "tests/test_schedules.py::test_a_run_ends_validated_and_saved_at_max_steps_between_validations",  # 2026-12-01
     "tests/test_schedules.py::test_a_run_stopped_by_its_time_budget_resumes_without_one_to_max_steps",  # 2026-12-01
     "tests/test_schedules.py::test_a_time_budget_runs_the_one_cycle_to_its_end_before_the_time_is_up",  # 2026-12-01
     "tests/test_schedules.py::test_each_best_checkpoint_holds_the_weights_its_score_was_measured_on",

@@ -88,3 +88,59 @@ def test_the_cli_resolves_auto_and_records_it(tmp_path, monkeypatch, data_dir, r
     recorded = json.loads((tmp_path / "environment.json").read_text())["precision"]
     assert recorded["requested"] == "auto" and recorded["precision"] == expected
     assert recorded["cpu_capability"] == precision_module.cpu_capability() and recorded["cpu_bf16_native"] is native
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_a_fused_optimizer_has_its_gradients_clipped(tmp_path, monkeypatch, data_dir, run_experiment, precision):
+    """AdamW with ``fused: true`` (one kernel a step) and gradient clipping: Lightning's bf16-mixed
+    plugin refused to clip for it (a RuntimeError about unscaling, which only fp16's loss scaler
+    needs). Both precisions now train, and the last step's gradients are clipped to the norm asked."""
+    monkeypatch.chdir(tmp_path)
+    args = ["fit", "--config", "quickstart", *[f"--data.{k}={v}" for k, v in SMALL_LINES.items()],
+            "--trainer.max_steps=2", "--trainer.limit_val_batches=0", "--trainer.logger=false",
+            f"--trainer.precision={precision}", "--trainer.gradient_clip_val=0.001",
+            "--model.optimizer.init_args.fused=true"]  # fmt: skip
+    cli = run_experiment.main(args)
+    optimizer = cli.trainer.optimizers[0]
+    assert optimizer.defaults["fused"] is True and cli.trainer.global_step == 2
+    grads = [p.grad for p in cli.model.parameters() if p.grad is not None]  # the last step's, clipped in place
+    assert grads and torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])) <= 0.001 * 1.01
+
+
+def test_a_fused_optimizer_is_clipped_on_unscaled_gradients_under_a_loss_scaler():
+    """fp16-mixed (a GPU without bf16) scales the loss by 2**16; clipping must see the gradients
+    unscaled, and the fused step must not unscale them a second time. Here on the CPU, with
+    Lightning's fp16 plugin and a GradScaler made by hand (Lightning turns 16-mixed into bf16 on
+    a CPU): two steps move the weights as far as the same two steps in fp32 (clipped scaled
+    gradients would be 2**16 too small and barely move them), and the last step's gradients are
+    clipped to the norm asked."""
+    import lightning as L
+    from lightning.pytorch.plugins.precision import MixedPrecision
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from model_package.lit_models import LitTransformer
+    from model_package.metadata.vocabulary import LINE_VOCABULARY
+
+    torch.manual_seed(0)
+    images, labels = torch.rand(16, 1, 32, 64), torch.randint(4, len(LINE_VOCABULARY), (16, 8))
+
+    def moved(**precision) -> tuple[float, float]:
+        """(how far two clipped fused steps move the weights, the last gradients' norm)"""
+        torch.manual_seed(0)
+        model = LitTransformer(LINE_VOCABULARY, (1, 32, 64), 8, tf_dim=32, tf_fc_dim=64, tf_nhead=2, tf_num_layers=1,
+                               optimizer=lambda p: torch.optim.AdamW(p, lr=1e-3, fused=True))  # fmt: skip
+        start = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        trainer = L.Trainer(accelerator="cpu", max_steps=2, gradient_clip_val=0.001, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, **precision)  # fmt: skip
+        trainer.fit(model, DataLoader(TensorDataset(images, labels), batch_size=8))
+        assert trainer.global_step == 2
+        end = torch.cat([p.detach().flatten() for p in model.parameters()])
+        grads = torch.stack([torch.linalg.vector_norm(p.grad) for p in model.parameters() if p.grad is not None])
+        return float(torch.linalg.vector_norm(end - start)), float(torch.linalg.vector_norm(grads))
+
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+    fp16_moved, fp16_grad_norm = moved(plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)])
+    fp32_moved, _ = moved(precision="32-true")
+    assert scaler.get_scale() == 2.0**16  # no step skipped for an overflow
+    assert 0.5 < fp16_moved / fp32_moved < 2, (fp16_moved, fp32_moved)
+    assert 0.001 * 0.99 <= fp16_grad_norm <= 0.001 * 1.01

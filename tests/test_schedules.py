@@ -58,6 +58,17 @@ def test_a_run_stopped_by_its_time_budget_resumes_without_one_to_max_steps(run_e
     assert cli.trainer.global_step == 300 and scheduler.total_steps == 300 and scheduler.last_epoch == 300
 
 
+def test_a_run_ends_validated_and_saved_at_max_steps_between_validations(run_experiment, tmp_path, monkeypatch, data_dir):
+    """13 steps validating every 5: the final weights are validated and saved too (they were not:
+    the run reported step 10's figures and its last.ckpt held step 10's weights)."""
+    cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=13", "--trainer.max_time=null",
+              "--trainer.limit_val_batches=1", "--trainer.val_check_interval=5")
+    assert cli.trainer.global_step == 13
+    assert cli.model._validations == 3  # steps 5, 10 and 13
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert saved["global_step"] == 13
+
+
 def test_a_total_steps_set_in_the_config_is_kept(run_experiment, tmp_path, monkeypatch, data_dir):
     cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=3", "--trainer.limit_val_batches=0",
               "--model.lr_scheduler.init_args.total_steps=20")
@@ -83,11 +94,54 @@ def test_reduce_on_plateau_steps_once_per_validation_on_the_configured_metric(ru
 
 
 def test_each_best_checkpoint_holds_the_weights_its_score_was_measured_on(run_experiment, tmp_path, monkeypatch, data_dir):
-    """Validation every 3 steps, epochs of 8: the checkpoints are written right after validations
-    (steps 3, 6, 9), never at an epoch end (step 8) under the score of step 6's validation."""
+    """Validation every 3 steps, epochs of 8, 10 steps: the checkpoints are written right after
+    validations (steps 3, 6, 9 and the last, 10), never at an epoch end (step 8) under the score
+    of step 6's validation."""
     fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=10", "--trainer.val_check_interval=3", "--model.lr_scheduler=null",
         "--checkpoint.save_top_k=-1")
     steps = {p.name: torch.load(p, map_location="cpu", weights_only=False)["global_step"] for p in (tmp_path / "checkpoints").glob("*.ckpt")}
     scored = {name: step for name, step in steps.items() if name != "last.ckpt"}
-    assert sorted(scored.values()) == [3, 6, 9], steps
-    assert steps["last.ckpt"] == 9  # the latest validated weights
+    assert sorted(scored.values()) == [3, 6, 9, 10], steps
+    assert steps["last.ckpt"] == 10  # the latest validated weights: the final ones
+
+
+def test_a_budget_for_all_of_fit_leaves_training_what_the_data_left(run_experiment, tmp_path, monkeypatch, data_dir):
+    """--trainer.max_time_counts=fit: the budget counts from the trainer's creation, so the time
+    spent making the data and the model (and the sanity check) is taken from training, and a
+    reserve for the last validation too; the schedule still anneals in the time training gets."""
+    from model_package.lit_models.time_budget import FitTimer
+
+    cli = fit(run_experiment, tmp_path, monkeypatch, "--trainer.max_steps=100000", "--trainer.max_time={'seconds': 8}",
+              "--trainer.max_time_counts=fit", "--trainer.limit_val_batches=1", "--trainer.val_check_interval=10")
+    (timer,) = [c for c in cli.trainer.callbacks if isinstance(c, FitTimer)]
+    assert timer.budget_s == 8 and timer.before_s > 0 and timer.reserve_s > 0
+    assert timer._duration == pytest.approx(max(0.8, 8 - timer.before_s - timer.reserve_s))
+    assert 0 < cli.trainer.global_step < 100000
+    scheduler = cli.trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler.last_epoch >= 0.95 * scheduler.total_steps  # annealed in the shorter time
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+
+
+def test_a_budget_spent_before_training_still_trains_its_minimum_and_says_so(monkeypatch):
+    """Fetching and rendering took longer than the whole budget: training gets its floor (a tenth
+    of the budget) and a warning says fit will overrun."""
+    from model_package.lit_models import time_budget
+
+    warnings = []
+    monkeypatch.setattr(time_budget, "rank_zero_warn", warnings.append)
+    timer = time_budget.FitTimer({"seconds": 100}, reserve_s=5)
+    timer._launched -= 30  # 30 s of data making
+    timer.on_train_start(None, None)
+    assert timer.before_s == pytest.approx(30, abs=1) and timer._duration == pytest.approx(65, abs=1)
+    assert not warnings
+    late = time_budget.FitTimer({"seconds": 100}, reserve_s=5)
+    late._launched -= 120
+    late.on_train_start(None, None)
+    assert late._duration == 10 and len(warnings) == 1 and "longer than the budget" in warnings[0]
+
+
+def test_max_time_counts_is_checked():
+    from model_package.lit_models import Trainer
+
+    with pytest.raises(ValueError, match="max_time_counts must be 'training' or 'fit'"):
+        Trainer(max_time_counts="launch", logger=False)

@@ -1,5 +1,6 @@
-"""Lightning's Trainer, with ``precision="auto"`` (the default) resolved for the hardware and
-checkpoints saved atomically (``AtomicCheckpointIO``)."""
+"""Lightning's Trainer, with ``precision="auto"`` (the default) resolved for the hardware,
+checkpoints saved atomically (``AtomicCheckpointIO``) and ``max_time`` counted, if asked, over
+the whole of ``fit`` (``FitTimer``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from model_package.lit_models.checkpoint_io import AtomicCheckpointIO
 from model_package.lit_models.precision import AUTO, resolve_precision
+from model_package.lit_models.time_budget import FitTimer
 
 
 class Trainer(L.Trainer):
@@ -19,14 +21,24 @@ class Trainer(L.Trainer):
 
     What was chosen, and why, is printed at start and kept as ``precision_choice`` (the CLI
     writes it to the run's ``environment.json``). Unless ``plugins`` has a CheckpointIO of its
-    own, checkpoints go through ``AtomicCheckpointIO``. Every other argument is Lightning's.
+    own, checkpoints go through ``AtomicCheckpointIO``. ``max_time_counts="fit"`` counts
+    ``max_time`` from the trainer's creation, so fetching and rendering the data are inside the
+    budget and training gets what they leave (``FitTimer``); ``"training"`` (the default) is
+    Lightning's own. Every other argument is Lightning's.
     """
 
-    def __init__(self, *, precision: _PRECISION_INPUT | Literal["auto"] | None = AUTO, **kwargs):
+    def __init__(self, *, precision: _PRECISION_INPUT | Literal["auto"] | None = AUTO,
+                 max_time_counts: Literal["training", "fit"] = "training", **kwargs):  # fmt: skip
         self.precision_choice = resolve_precision(precision, kwargs.get("accelerator", "auto"))
         rank_zero_info(self.precision_choice.summary())
         plugins = kwargs.pop("plugins", None)
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] if plugins is not None else []
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             plugins.append(AtomicCheckpointIO())  # checkpoints renamed into place, never half-written
+        if max_time_counts not in ("training", "fit"):
+            raise ValueError(f"max_time_counts must be 'training' or 'fit', got {max_time_counts!r}")
+        if max_time_counts == "fit" and kwargs.get("max_time") is not None:
+            callbacks = kwargs.pop("callbacks", None)
+            callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks] if callbacks is not None else []
+            kwargs["callbacks"] = [*callbacks, FitTimer(kwargs.pop("max_time"), interval="step")]
         super().__init__(precision=self.precision_choice.precision, plugins=plugins, **kwargs)
