@@ -81,6 +81,7 @@ MEASURED_SLOW = {
     "tests/test_pages.py::test_lines_joined_by_pen_strokes_are_still_found",  # 2026-11-28, ~2.6 s a hand
     "tests/test_precision.py::test_a_fused_optimizer_has_its_gradients_clipped",  # 2026-12-01, ~18 s each
     "tests/test_precision.py::test_a_fused_optimizer_is_clipped_on_unscaled_gradients_under_a_loss_scaler",  # 2026-12-01
+    "tests/test_schedules.py::test_a_budget_for_all_of_fit_leaves_training_what_the_data_left",  # 2026-12-01
     "tests/test_schedules.py::test_a_resumed_run_with_more_steps_stretches_the_one_cycle",
     "tests/test_schedules.py::test_a_run_ends_validated_and_saved_at_max_steps_between_validations",  # 2026-12-01
     "tests/test_schedules.py::test_a_run_stopped_by_its_time_budget_resumes_without_one_to_max_steps",  # 2026-12-01
