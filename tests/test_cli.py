@@ -156,3 +156,18 @@ def test_fast_dev_run_renders_only_the_batches_it_reads(run_experiment, tmp_path
     for path in made:
         with h5py.File(path) as f:
             assert len(f["images"]) == cli.datamodule.batch_size
+
+
+def test_the_trainer_keeps_lightnings_types_for_what_it_changes(run_experiment, data_dir):
+    """The Trainer names callbacks, plugins and max_time itself (it adds a FitTimer and a
+    CheckpointIO); with their types lost, ``--trainer.callbacks+=...`` was an unrecognised argument."""
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    from model_package.lit_models.time_budget import FitTimer
+
+    cli = build(run_experiment, "--config", "quickstart", "--data.num_train=16", "--trainer.logger=false",
+                "--trainer.callbacks+=LearningRateMonitor", "--trainer.max_time=00:00:01:30")  # fmt: skip
+    callbacks = cli.trainer.callbacks
+    assert any(isinstance(c, LearningRateMonitor) for c in callbacks)
+    (timer,) = [c for c in callbacks if isinstance(c, FitTimer)]  # the quickstart counts its budget over all of fit
+    assert timer.budget_s == 90

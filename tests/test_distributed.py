@@ -60,10 +60,12 @@ def test_ranks_see_disjoint_samples(tmp_path, data_dir):
 
 def test_ddp_ranks_keep_one_learning_rate_on_a_time_budget(tmp_path, data_dir):
     """The quickstart's schedule follows the clock under --trainer.max_time; each rank steps its own
-    scheduler, so without rank 0's clock shared they drift a step apart and train with different rates."""
+    scheduler, so without rank 0's clock shared they drift a step apart and train with different rates.
+    The budget covers all of fit (each rank's FitTimer counts from its own start; rank 0 decides),
+    so it leaves room for starting the second process: 20 s."""
     probe = tmp_path / "probe"
     probe.mkdir()
-    args = ["fit", "--config", "quickstart", *SMALL_ARGS, *DDP, "--trainer.max_steps=100000", "--trainer.max_time={'seconds': 8}",
+    args = ["fit", "--config", "quickstart", *SMALL_ARGS, *DDP, "--trainer.max_steps=100000", "--trainer.max_time={'seconds': 20}",
             "--trainer.limit_val_batches=1", "--trainer.logger=false", "--trainer.enable_checkpointing=false",
             "--trainer.callbacks+=ddp_probe.RecordLearningRates"]
     env = {**os.environ, "PROBE_DIR": str(probe), "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}

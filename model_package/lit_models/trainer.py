@@ -4,9 +4,12 @@ the whole of ``fit`` (``FitTimer``)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins import _PLUGIN_INPUT
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.trainer.trainer import _PRECISION_INPUT
 from lightning.pytorch.utilities import rank_zero_info
@@ -27,18 +30,31 @@ class Trainer(L.Trainer):
     Lightning's own. Every other argument is Lightning's.
     """
 
-    def __init__(self, *, precision: _PRECISION_INPUT | Literal["auto"] | None = AUTO,
-                 max_time_counts: Literal["training", "fit"] = "training", **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        precision: _PRECISION_INPUT | Literal["auto"] | None = AUTO,
+        max_time: str | timedelta | dict[str, int] | None = None,
+        max_time_counts: Literal["training", "fit"] = "training",
+        callbacks: list[Callback] | Callback | None = None,
+        plugins: _PLUGIN_INPUT | list[_PLUGIN_INPUT] | None = None,
+        **kwargs,
+    ):
+        # max_time, callbacks and plugins are Lightning's, named here with Lightning's types (the
+        # CLI reads them: --trainer.callbacks+=...) because this class changes what it passes on
         self.precision_choice = resolve_precision(precision, kwargs.get("accelerator", "auto"))
         rank_zero_info(self.precision_choice.summary())
-        plugins = kwargs.pop("plugins", None)
-        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] if plugins is not None else []
+        plugins = _listed(plugins)
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             plugins.append(AtomicCheckpointIO())  # checkpoints renamed into place, never half-written
         if max_time_counts not in ("training", "fit"):
             raise ValueError(f"max_time_counts must be 'training' or 'fit', got {max_time_counts!r}")
-        if max_time_counts == "fit" and kwargs.get("max_time") is not None:
-            callbacks = kwargs.pop("callbacks", None)
-            callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks] if callbacks is not None else []
-            kwargs["callbacks"] = [*callbacks, FitTimer(kwargs.pop("max_time"), interval="step")]
-        super().__init__(precision=self.precision_choice.precision, plugins=plugins, **kwargs)
+        if max_time_counts == "fit" and max_time is not None:
+            callbacks, max_time = [*_listed(callbacks), FitTimer(max_time, interval="step")], None
+        super().__init__(precision=self.precision_choice.precision, max_time=max_time, callbacks=callbacks, plugins=plugins,
+                         **kwargs)  # fmt: skip
+
+
+def _listed(value) -> list:
+    """Lightning's plugins / callbacks argument (None, one, or a list) as a list."""
+    return list(value) if isinstance(value, (list, tuple)) else [value] if value is not None else []
