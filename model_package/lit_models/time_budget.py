@@ -4,6 +4,7 @@ from the run's launch instead."""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import timedelta
 
@@ -45,7 +46,7 @@ class FitTimer(Timer):
     def on_sanity_check_end(self, trainer, pl_module) -> None:
         seconds = time.monotonic() - self._sanity_start
         ran, full = sum(trainer.num_sanity_val_batches), sum(trainer.num_val_batches)
-        if ran > 0:
+        if ran > 0 and math.isfinite(full):  # an iterable data set without a length: keep reserve_s
             self.reserve_s = seconds * max(1.0, full / ran)
 
     def on_train_start(self, trainer, pl_module) -> None:
