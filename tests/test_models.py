@@ -270,6 +270,55 @@ def test_collapsed_height_gives_one_memory_vector_a_column():
     assert pages.model.enc_height > 1 and pages.hparams.collapse_height is False  # the grid's rows kept
 
 
+def test_encoder_layers_give_the_memory_context_across_the_line():
+    """tf_encoder_layers: self-attention over the memory, so ink at the line's start reaches its
+    last column, which the CNN alone cannot see (its receptive field is ~120 px); 0 layers add no
+    weights (older checkpoints load as they were); decoding and TorchScript unchanged in kind."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 32, 256)
+    y = x.clone()
+    y[:, :, :, :8] = 1 - y[:, :, :, :8]  # other ink in the first 8 pixels
+    for layers in (0, 2):
+        model = ResNetTransformer((1, 32, 256), 83, 12, 1, 2, 3, with_enc_pos=True, collapse_height=True,
+                                  tf_dim=32, tf_fc_dim=32, tf_encoder_layers=layers).eval()  # fmt: skip
+        far = (model.encode(y) - model.encode(x))[:, -1].abs().max().item()  # the last of 32 columns
+        assert (far > 1e-4) if layers else (far == 0.0)
+        assert any(k.startswith("context.") for k in model.state_dict()) == bool(layers)
+    model.attach_ctc_head(0, 0.3)
+    _decisive(model)
+    assert torch.equal(model.predict(x), model.predict(x, use_cache=False))
+    assert torch.equal(torch.jit.script(model).predict(x), model.predict(x))
+    with pytest.raises(ValueError, match="tf_encoder_layers"):
+        ResNetTransformer((1, 32, 64), 83, 10, 1, 2, 3, tf_encoder_layers=-1)
+
+
+def test_split_columns_gives_the_memory_finer_steps_than_the_cnn_stride():
+    """split_columns=k: the projection of each grid column is cut into k memory columns, side by
+    side and in order (memory column j*k+i = slice i of grid column j), so a CTC head gets k steps
+    a grid column: lines denser than one character a stride then have room for every character."""
+    from model_package.lit_models import LitTransformer
+    from model_package.metadata.vocabulary import LINE_VOCABULARY
+
+    torch.manual_seed(0)
+    model = ResNetTransformer((1, 32, 128), 83, 26, 1, 2, 3, collapse_height=True, tf_dim=8, tf_fc_dim=16,
+                              split_columns=3).eval()  # fmt: skip
+    x = torch.rand(2, 1, 32, 128)
+    grid = model.enc_proj(model.encoder(x))  # (B, D * 3, 1, 16)
+    memory = model.encode(x)  # (B, 48, D)
+    assert grid.shape == (2, 24, 1, 16) and memory.shape == (2, 48, 8) and model.enc_width == 48
+    for j, i in [(0, 0), (0, 2), (5, 1), (15, 2)]:
+        assert torch.equal(memory[:, 3 * j + i], grid[:, i::3, 0, j])
+    _decisive(model)
+    assert torch.equal(torch.jit.script(model).predict(x), model.predict(x))
+    # 24 characters over a 16-column grid: CTC only fits with the columns split
+    with pytest.warns(UserWarning, match="ctc_weight=0.3 ignored"):
+        assert LitTransformer(LINE_VOCABULARY, (1, 32, 128), 26, ctc_weight=0.3).model.ctc_head is None
+    split = LitTransformer(LINE_VOCABULARY, (1, 32, 128), 26, ctc_weight=0.3, collapse_height=True, split_columns=2)
+    assert split.model.ctc_head is not None and split.model.ctc_logits(split.model.encode(x)).shape == (2, 32, len(LINE_VOCABULARY))
+    with pytest.raises(ValueError, match="split_columns"):
+        ResNetTransformer((1, 32, 64), 83, 10, 1, 2, 3, split_columns=0)
+
+
 def test_sinusoids_are_the_transformer_encodings():
     from model_package.models.resnet_transformer import SinusoidalPositions2D
     from model_package.models.transformer import sinusoids

@@ -76,6 +76,8 @@ class LitTransformer(BaseLitModel):
         ctc_weight: float = 0.0,
         ctc_decode_weight: float = 0.6,
         collapse_height: bool = False,
+        tf_encoder_layers: int = 0,
+        split_columns: int = 1,
         compile: bool = False,
     ):
         super().__init__(idx_to_char, optimizer, lr_scheduler, lr_scheduler_interval, lr_scheduler_monitor)
@@ -103,6 +105,8 @@ class LitTransformer(BaseLitModel):
             encoder=encoder,
             pos_embedding=pos_embedding,
             collapse_height=collapse_height,
+            tf_encoder_layers=tf_encoder_layers,
+            split_columns=split_columns,
         )
         self.ignore_index = self.vocabulary.pad_index if ignore_pad_in_loss else -100
         if ctc_weight < 0:

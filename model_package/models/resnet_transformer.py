@@ -11,7 +11,7 @@ from model_package.models import ctc_prefix
 from model_package.models.resnet import ResNet, ResNetConfig
 from model_package.models.line_cnn import LineCNNEncoder
 from model_package.models.resnet18 import ResNet18Trunk
-from model_package.models.transformer import TransformerDecoder, sinusoids
+from model_package.models.transformer import EncoderLayer, TransformerDecoder, sinusoids
 
 
 class PositionalEmbedding2D(nn.Module):
@@ -75,6 +75,8 @@ class ResNetTransformer(nn.Module):
         encoder: str = "resnet",
         pos_embedding: str = "learned",
         collapse_height: bool = False,
+        tf_encoder_layers: int = 0,
+        split_columns: int = 1,
     ):
         """``encoder``: "resnet" (the custom ResNet set by ``resnet``), "resnet18" (torchvision's
         trunk, FSDL's choice) or "line_cnn" (FSDL's sliding-window LineCNN: LineCNNTransformer);
@@ -102,14 +104,24 @@ class ResNetTransformer(nn.Module):
             raise ValueError(f"encoder must be 'resnet', 'resnet18' or 'line_cnn', got {encoder!r}")
         if pos_embedding not in ("learned", "sinusoidal"):
             raise ValueError(f"pos_embedding must be 'learned' or 'sinusoidal', got {pos_embedding!r}")
-        grid_height, self.enc_width = self.encoder.output_size(height, width)
-        # (B, C', H', W') -> (B, D, H', W'), or (B, D, 1, W') when the height is collapsed
-        self.enc_proj = nn.Conv2d(self.encoder.out_channels, tf_dim, kernel_size=(grid_height if collapse_height else 1, 1))
+        if split_columns < 1:
+            raise ValueError(f"split_columns must be >= 1, got {split_columns}")
+        grid_height, grid_width = self.encoder.output_size(height, width)
+        self.split_columns, self.enc_width = split_columns, grid_width * split_columns  # columns of the memory grid
+        # (B, C', H', W') -> (B, D * split, H', W'), or (B, D * split, 1, W') when the height is collapsed
+        self.enc_proj = nn.Conv2d(self.encoder.out_channels, tf_dim * split_columns, kernel_size=(grid_height if collapse_height else 1, 1))
         self.enc_height = 1 if collapse_height else grid_height  # rows of the memory grid
         self.enc_pos: nn.Module | None = None
         if with_enc_pos:
             positions = PositionalEmbedding2D if pos_embedding == "learned" else SinusoidalPositions2D
             self.enc_pos = positions(tf_dim, self.enc_height, self.enc_width)
+        if tf_encoder_layers < 0:
+            raise ValueError(f"tf_encoder_layers must be >= 0, got {tf_encoder_layers}")
+        # (B, S, D) -> (B, S, D): self-attention across the memory (0 layers: the CNN's features as they are)
+        self.context = nn.Sequential(
+            *[EncoderLayer(tf_dim, tf_nhead, tf_fc_dim, tf_dropout) for _ in range(tf_encoder_layers)],
+            *([nn.LayerNorm(tf_dim)] if tf_encoder_layers else []),
+        )
         self.decoder = TransformerDecoder(
             num_classes=num_classes,
             max_seq_length=max_seq_length,
@@ -147,10 +159,13 @@ class ResNetTransformer(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) images -> (B, H' * W', D) memory."""
-        features = self.enc_proj(self.encoder(x))  # (B, D, H', W')
+        features = self.enc_proj(self.encoder(x))  # (B, D * split, H', W')
+        if self.split_columns > 1:  # each grid column's vector, cut into `split` columns side by side
+            b, _, h, w = features.shape
+            features = features.view(b, -1, self.split_columns, h, w).permute(0, 1, 3, 4, 2).reshape(b, -1, h, w * self.split_columns)  # (B, D, H', W' * split)
         if self.enc_pos is not None:
             features = self.enc_pos(features)
-        return features.flatten(2).transpose(1, 2)  # (B, H'W', D)
+        return self.context(features.flatten(2).transpose(1, 2))  # (B, H'W', D)
 
     def decode(self, memory: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Memory (B, S, D) and token ids (B, T) -> logits (B, T, num_classes)."""

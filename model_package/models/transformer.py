@@ -95,6 +95,23 @@ class DecoderLayer(nn.Module):
         return x + self.drop(self.ff(self.norm_ff(x)))
 
 
+class EncoderLayer(nn.Module):
+    """Pre-norm, unmasked: x + SelfAttn(LN(x)); x + FFN(LN(x)). Context across the memory's positions."""
+
+    def __init__(self, dim: int, num_heads: int, fc_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.norm_self = nn.LayerNorm(dim)
+        self.self_attn = MultiHeadAttention(dim, num_heads, dropout)
+        self.norm_ff = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, fc_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(fc_dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, S, D) -> (B, S, D)
+        x = x + self.drop(self.self_attn(self.norm_self(x)))
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+
 def sinusoids(length: int, dim: int) -> torch.Tensor:
     """(length, dim) fixed positional encodings of "Attention is all you need": sin on even
     channels, cos on odd ones, wavelengths from 2 pi to 10000 * 2 pi."""
