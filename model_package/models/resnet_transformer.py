@@ -50,7 +50,7 @@ class SinusoidalPositions2D(nn.Module):
 
 
 class ResNetTransformer(nn.Module):
-    """Images (B, C, H, W) -> ResNet features -> memory (B, H'W', D) -> decoder -> tokens.
+    """Images (B, C, H, W) -> ResNet features -> memory (B, H'W', D) [-> encoder layers] -> decoder -> tokens.
 
     ``forward`` is teacher-forced (training); ``predict`` decodes greedily from ``<S>``. A line
     model may carry a CTC head on the memory's columns (``attach_ctc_head``): trained as an
@@ -84,7 +84,12 @@ class ResNetTransformer(nn.Module):
         "sinusoidal" positions, 2-D on the encoder grid (when ``with_enc_pos``) and 1-D in the decoder.
         ``collapse_height``: the projection to ``tf_dim`` spans the grid's whole height (an
         (H', 1) convolution), so the memory is one vector a column (W' instead of H'W'; lines only:
-        a page needs its rows); the decoder's cross-attention then reads H' times fewer keys."""
+        a page needs its rows); the decoder's cross-attention then reads H' times fewer keys.
+        ``split_columns``: the projection gives ``split_columns`` vectors a grid column, set side
+        by side, so the memory has that many columns a stride (W' * split): a CTC head needs at
+        least one column a character, and condensed hands put ~1.2 characters in 8 px.
+        ``tf_encoder_layers``: pre-norm self-attention layers over the memory (after the
+        positions), so every column sees the whole line and not only the CNN's ~120 px."""
         super().__init__()
         resnet = resnet or ResNetConfig()
         channels, height, width = input_dims
