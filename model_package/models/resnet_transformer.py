@@ -163,14 +163,14 @@ class ResNetTransformer(nn.Module):
         return head(columns)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) images -> (B, H' * W', D) memory."""
+        """(B, C, H, W) images -> (B, H' * W' * split, D) memory (H' = 1 when the height is collapsed)."""
         features = self.enc_proj(self.encoder(x))  # (B, D * split, H', W')
         if self.split_columns > 1:  # each grid column's vector, cut into `split` columns side by side
             b, _, h, w = features.shape
             features = features.view(b, -1, self.split_columns, h, w).permute(0, 1, 3, 4, 2).reshape(b, -1, h, w * self.split_columns)  # (B, D, H', W' * split)
         if self.enc_pos is not None:
             features = self.enc_pos(features)
-        return self.context(features.flatten(2).transpose(1, 2))  # (B, H'W', D)
+        return self.context(features.flatten(2).transpose(1, 2))  # (B, H' * W' * split, D)
 
     def decode(self, memory: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Memory (B, S, D) and token ids (B, T) -> logits (B, T, num_classes)."""
