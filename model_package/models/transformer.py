@@ -52,6 +52,11 @@ class MultiHeadAttention(nn.Module):
         return self.attend(x, k, v, causal)
 
 
+def feed_forward(dim: int, fc_dim: int, dropout: float) -> nn.Sequential:
+    """The position-wise block of every Transformer layer here: (..., D) -> (..., D) through fc_dim, GELU."""
+    return nn.Sequential(nn.Linear(dim, fc_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(fc_dim, dim))
+
+
 class DecoderLayer(nn.Module):
     """Pre-norm: x + SelfAttn(LN(x)); x + CrossAttn(LN(x), memory); x + FFN(LN(x))."""
 
@@ -62,7 +67,7 @@ class DecoderLayer(nn.Module):
         self.norm_cross = nn.LayerNorm(dim)
         self.cross_attn = MultiHeadAttention(dim, num_heads, dropout)
         self.norm_ff = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, fc_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(fc_dim, dim))
+        self.ff = feed_forward(dim, fc_dim, dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
@@ -103,7 +108,7 @@ class EncoderLayer(nn.Module):
         self.norm_self = nn.LayerNorm(dim)
         self.self_attn = MultiHeadAttention(dim, num_heads, dropout)
         self.norm_ff = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, fc_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(fc_dim, dim))
+        self.ff = feed_forward(dim, fc_dim, dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
