@@ -170,12 +170,14 @@ class HandwritingFontLines(CachedSplitsDataModule):
         augment: bool = True,
         augmentation: Augmentation = Augmentation(),
         seed: int = 0,
+        width_buckets: int = 0,
     ):
         """Fonts left as None are the default hands of their split (the npm manifest's, or the
         packaged ones without npm); ``text="offline"`` draws from Python's documentation instead of
         Brown; ``augment=False`` renders clean text; ``augmentation`` sets the ranges of the random
-        handwriting and scan variations (``--data.augmentation.slant_degrees=20`` and so on)."""
-        super().__init__(batch_size=batch_size, num_workers=num_workers)
+        handwriting and scan variations (``--data.augmentation.slant_degrees=20`` and so on);
+        ``width_buckets``: training batches of similar length, cropped to their ink (BaseDataModule)."""
+        super().__init__(batch_size=batch_size, num_workers=num_workers, width_buckets=width_buckets)
         given = {"train": train_fonts, "val": val_fonts, "test": test_fonts}
         defaults = default_font_splits() if any(v is None for v in given.values()) else {}
         fonts = {split: tuple(defaults[split] if names is None else names) for split, names in given.items()}

@@ -159,7 +159,7 @@ class ResNetTransformer(nn.Module):
         if head is None:
             raise RuntimeError("this model has no CTC head")
         b = memory.shape[0]
-        columns = memory.view(b, self.enc_height, self.enc_width, -1).mean(1)  # (B, W', D)
+        columns = memory.view(b, self.enc_height, -1, memory.shape[-1]).mean(1)  # (B, W', D); W' may be less than enc_width (a cropped batch)
         return head(columns)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
