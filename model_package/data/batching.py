@@ -18,12 +18,16 @@ import torch
 from torch.utils.data import BatchSampler, Sampler, default_collate
 
 INK_CONTRAST = 0.4  # a column holds ink where its darkest pixel is this far from the paper towards the ink
+MIN_INK = 0.3  # ... and an image holds ink where its darkest pixel is this much of full scale above its paper
 
 
 def ink_extent(images: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     """Images (N, H, W), any dtype, ink high -> (N,) int64: one past each image's last column of
     ink (0 for a blank image). The threshold is per image, between its paper (median) and its
-    darkest ink (maximum), so coloured paper or faint ink is measured alike."""
+    darkest ink (maximum), so coloured paper or faint ink is measured alike; an image whose
+    darkest pixel is less than ``MIN_INK`` of full scale (255 for uint8, else 1) above its paper
+    is paper alone (grain and noise)."""
+    full = 255.0 if images.dtype == torch.uint8 else 1.0
     out = []
     for part in images.split(chunk):
         flat = part.flatten(1)  # (n, H * W)
@@ -31,7 +35,7 @@ def ink_extent(images: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
         ink = flat.amax(1).float()  # (n,)
         columns = part.amax(1).float()  # (n, W) each column's darkest pixel
         has_ink = columns > (paper + INK_CONTRAST * (ink - paper))[:, None]  # (n, W)
-        has_ink &= (ink > paper)[:, None]  # a blank image has no ink at all
+        has_ink &= (ink - paper > MIN_INK * full)[:, None]  # paper alone has no ink at all
         last = part.shape[-1] - has_ink.flip(1).to(torch.uint8).argmax(1)  # (n,) one past the last True
         out.append(torch.where(has_ink.any(1), last, torch.zeros_like(last)))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
