@@ -45,6 +45,7 @@ MEASURED_SLOW = {
     "tests/test_ablations.py::test_every_variant_changes_only_its_setting",
     "tests/test_ablations.py::test_runs_have_equal_steps_not_the_quickstarts_time_budget",  # 2026-12-01
     "tests/test_ablations.py::test_sweep_runs_tests_records_and_resumes",
+    "tests/test_batching.py::test_width_bucket_data_module_crops_training_batches_only",  # 8.5 s, renders the small lines, 2026-12-07
     "tests/test_bench.py::test_bench_decode_runs_and_both_methods_agree",
     "tests/test_bench.py::test_bench_emnist_lines_runs_and_outputs_match",
     "tests/test_bench.py::test_bench_page_runs_and_both_ways_read_the_same",  # 2026-12-01
