@@ -4,7 +4,7 @@ import pytest
 from model_package.data import HandwritingFontCharacters, HandwritingFontLines, HandwritingFontParagraphs
 from model_package.data.handwriting_fonts import EMNIST_CLASSES, character_image
 from model_package.data.fonts import FontError, installed_fonts
-from model_package.data.render import Augmentation, render_line
+from model_package.data.render import Augmentation, render_line, sample_bilinear
 from model_package.metadata import handwriting_fonts as meta
 from tests.conftest import SMALL_LINES
 
@@ -92,6 +92,22 @@ def test_default_fonts_are_installed_and_cover_the_vocabulary():
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="num_val must be positive"):
         HandwritingFontLines(num_val=0)
+
+
+def test_warp_samples_as_scipy_does():
+    """The warp's bilinear sampling (torch) reads the pixels scipy's order-1 map_coordinates reads,
+    inside the image; a point beyond it is paper."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 90)).astype(np.uint8)
+    ys = rng.uniform(0, 39, (30, 120)).astype(np.float32)
+    xs = rng.uniform(0, 89, (30, 120)).astype(np.float32)
+    expected = ndimage.map_coordinates(image.astype(np.float32), [ys, xs], order=1)
+    got = sample_bilinear(image, ys, xs)
+    assert got.shape == (30, 120) and got.dtype == np.uint8
+    assert np.abs(got.astype(np.float32) - expected).max() <= 0.5 + 1e-3  # rounding only
+    assert not sample_bilinear(image, ys - 50, xs).any() and not sample_bilinear(image, ys, xs + 95).any()
 
 
 def test_render_line_keeps_text_inside_and_left_aligned():

@@ -61,15 +61,7 @@ class BaseDataModule(L.LightningDataModule):
                                                    rank=self.trainer.global_rank, shuffle=False)  # fmt: skip
         if split == "train" and self.width_buckets:
             return self._bucketed_loader(dataset)
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            sampler=sampler,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self._pin_memory(),
-        )
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler, **self._loader_kwargs())
 
     def _bucketed_loader(self, dataset: Dataset) -> DataLoader:
         """Batches of similar ink width, each cropped to its ink (``width_buckets``)."""
@@ -78,11 +70,12 @@ class BaseDataModule(L.LightningDataModule):
             raise ValueError(f"width_buckets needs line images (N, H, W) in the training set; {type(self).__name__} has none")
         batches = WidthBucketBatchSampler(RandomSampler(dataset), self.batch_size, drop_last=False,
                                           widths=ink_extent(images), pool=self.width_buckets)  # fmt: skip
-        return DataLoader(dataset, batch_sampler=batches, collate_fn=CropToInk(), num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, pin_memory=self._pin_memory())  # fmt: skip
+        return DataLoader(dataset, batch_sampler=batches, collate_fn=CropToInk(), **self._loader_kwargs())
 
-    def _pin_memory(self) -> bool:
-        return self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator)
+    def _loader_kwargs(self) -> dict:
+        """What every loader of the module shares: its worker processes and, on a GPU, pinned memory."""
+        pin_memory = self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator)
+        return dict(num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=pin_memory)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.data_train, "train", shuffle=True)

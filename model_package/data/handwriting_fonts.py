@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 import PIL
+import torch
 from tqdm.auto import tqdm
 
 from model_package.data.cached_splits import SPLITS, CachedSplitsDataModule, write_split
@@ -42,7 +43,7 @@ from model_package.metadata import handwriting_fonts as metadata
 from model_package.metadata.vocabulary import CHARACTERS, LINE_VOCABULARY, NEWLINE, PARAGRAPH_VOCABULARY, Vocabulary
 
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-_FORMAT_VERSION = 5  # bump when rendering changes, so old caches are not reused (5: lines as served)
+_FORMAT_VERSION = 6  # bump when rendering changes, so old caches are not reused (5: lines as served, 6: torch's warp)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,9 @@ def render_split(spec: _RenderSpec, processes: int | None = None, chunk: int = 2
     desc = f"rendering {spec.kind} ({spec.split}, {spec.num})"
     parts = []
     with contextlib.ExitStack() as stack, tqdm(total=spec.num, desc=desc, unit="img", disable=spec.num < 1000) as bar:
-        mapper = map if processes <= 1 else stack.enter_context(ProcessPoolExecutor(processes)).map
+        mapper = map
+        if processes > 1:  # one torch thread a process: they share the cores (and a forked OpenMP pool is never used)
+            mapper = stack.enter_context(ProcessPoolExecutor(processes, initializer=torch.set_num_threads, initargs=(1,))).map
         for images, texts in mapper(_render_range, itertools.repeat(spec), starts, stops):  # in order
             parts.append((images, texts))
             bar.update(len(texts))
