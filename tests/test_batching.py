@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DistributedSampler, RandomSampler, SequentialSampler
 
 from model_package.data import HandwritingFontLines
-from model_package.data.batching import CropToInk, WidthBucketBatchSampler, ink_extent
+from model_package.data.batching import CROP_MARGIN, CROP_MULTIPLE, CropToInk, WidthBucketBatchSampler, ink_extent
 from model_package.metadata import handwriting_fonts as meta
 from tests.conftest import SMALL_LINES
 
@@ -94,9 +94,9 @@ def test_width_bucket_data_module_crops_training_batches_only(data_dir):
     assert len(train) == math.ceil(SMALL_LINES["num_train"] / SMALL_LINES["batch_size"])
     assert sum(len(y) for _, y in train) == SMALL_LINES["num_train"]
     widths = [x.shape[-1] for x, _ in train]
-    assert min(widths) < meta.LINE_WIDTH and all(w % 32 == 0 or w == meta.LINE_WIDTH for w in widths)
+    assert min(widths) < meta.LINE_WIDTH and all(w % CROP_MULTIPLE == 0 or w == meta.LINE_WIDTH for w in widths)
     for x, _ in train:  # every line ends in paper
-        assert (ink_extent(x[:, 0]) <= x.shape[-1] - 16).all() or x.shape[-1] == meta.LINE_WIDTH
+        assert (ink_extent(x[:, 0]) <= x.shape[-1] - CROP_MARGIN).all() or x.shape[-1] == meta.LINE_WIDTH
     assert {x.shape[-1] for x, _ in dm.val_dataloader()} == {meta.LINE_WIDTH}  # validation as served
     with pytest.raises(ValueError, match="width_buckets"):
         HandwritingFontLines(**SMALL_LINES, width_buckets=-1)

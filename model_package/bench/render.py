@@ -24,7 +24,7 @@ from model_package.data.text import SnippetSampler, text_splits
 from model_package.metadata.vocabulary import CHARACTERS
 
 GEOMETRIES = {  # name: (line height, line width, max characters)
-    "quickstart (32 x 512, <= 32 chars)": (32, 512, 32),
+    "quickstart (32 x 320, <= 32 chars)": (32, 320, 32),
     "long lines (48 x 1600, <= 100 chars)": (48, 1600, 100),
 }
 

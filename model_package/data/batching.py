@@ -4,7 +4,7 @@ Line images are left-aligned and padded with paper to one width (the quickstart:
 half the lines end by x = 165), so a random batch is nearly all as wide as the widest line in it.
 :class:`WidthBucketBatchSampler` draws batches from pools of similar ink width and
 :class:`CropToInk` cuts each batch to the ink of its widest line (plus a margin): on the
-quickstart's lines the mean batch is ~200 px wide instead of 320, and a training step costs ~0.7
+quickstart's lines the mean batch is ~184 px wide instead of 320, and a training step costs ~0.6
 of a full-width one. Every line still ends in paper, and validation and test keep the full width
 (the geometry served).
 """
@@ -75,12 +75,19 @@ class WidthBucketBatchSampler(BatchSampler):
         return whole * self.pool + last
 
 
+CROP_MARGIN = 8  # pixels of paper kept after a batch's last ink: one column of the stride-8 encoder
+CROP_MULTIPLE = 16  # batch widths rounded up to this: ~18 widths on the quickstart's lines
+
+
 class CropToInk:
     """A collate function: stacks (image (C, H, W), label) samples like the default and cuts the
     images to the ink of the widest line in the batch, plus ``margin`` pixels of paper, rounded up
-    to a ``multiple`` of pixels (a few widths, so the convolution kernels chosen for each are reused)."""
+    to a ``multiple`` of pixels (a few widths, so the convolution kernels chosen for each are reused).
+    On the quickstart's lines (width buckets of 100 batches) the mean batch is 184 px wide with the
+    defaults, 199 with a margin of 16 rounded to 32, and reads as well: 0.211 / 0.146 validation
+    CER at 1,000 / 2,000 fixed steps against 0.217 / 0.146 (one AMD EPYC core each)."""
 
-    def __init__(self, margin: int = 16, multiple: int = 32):
+    def __init__(self, margin: int = CROP_MARGIN, multiple: int = CROP_MULTIPLE):
         if margin < 0 or multiple < 1:
             raise ValueError(f"bad crop: margin={margin}, multiple={multiple}")
         self.margin, self.multiple = margin, multiple
