@@ -171,3 +171,37 @@ def test_the_trainer_keeps_lightnings_types_for_what_it_changes(run_experiment, 
     assert any(isinstance(c, LearningRateMonitor) for c in callbacks)
     (timer,) = [c for c in callbacks if isinstance(c, FitTimer)]  # the quickstart counts its budget over all of fit
     assert timer.budget_s == 90
+
+
+def test_git_state_is_the_scripts_repository_commit_and_whether_it_is_dirty(tmp_path, monkeypatch):
+    """environment.json's git_commit / git_dirty: the repository run_experiment.py lives in (a copy
+    here, in a repository of its own), tracked changes only; None for both outside a repository."""
+    import importlib.util
+    import shutil
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # no repository above tmp_path counts
+    script = tmp_path / "repo" / "training" / "run_experiment.py"
+    script.parent.mkdir(parents=True)
+    shutil.copy(REPO / "training" / "run_experiment.py", script)
+    spec = importlib.util.spec_from_file_location("run_experiment_copy", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def state():
+        module.git_state.cache_clear()  # read once a run; here once a case
+        return module.git_state()
+
+    assert state() == (None, None)
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(script.parents[1]), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    commit = git("rev-parse", "HEAD")
+    assert state() == (commit, False)
+    (script.parents[1] / "notes.txt").write_text("untracked")
+    assert state() == (commit, False)  # untracked files do not make a run dirty
+    script.write_text(script.read_text() + "\n# changed\n")
+    assert state() == (commit, True)
