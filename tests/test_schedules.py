@@ -140,6 +140,21 @@ def test_a_budget_spent_before_training_still_trains_its_minimum_and_says_so(mon
     assert late._duration == 10 and len(warnings) == 1 and "longer than the budget" in warnings[0]
 
 
+def test_a_users_timer_is_the_one_timer_as_in_lightning():
+    """max_time_counts=fit with a Timer among the callbacks: that Timer alone, as Lightning does
+    for max_time (two timers would stop training at the earlier and plan the schedule on one)."""
+    from lightning.pytorch.callbacks import Timer
+
+    from model_package.lit_models import Trainer
+    from model_package.lit_models.time_budget import FitTimer
+
+    own = Timer({"seconds": 30})
+    trainer = Trainer(max_time={"seconds": 60}, max_time_counts="fit", callbacks=[own], logger=False)
+    assert [c for c in trainer.callbacks if isinstance(c, Timer)] == [own]
+    trainer = Trainer(max_time={"seconds": 60}, max_time_counts="fit", logger=False)
+    assert [type(c) for c in trainer.callbacks if isinstance(c, Timer)] == [FitTimer]
+
+
 def test_max_time_counts_is_checked():
     from model_package.lit_models import Trainer
 

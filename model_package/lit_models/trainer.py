@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Literal
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, Timer
 from lightning.pytorch.plugins import _PLUGIN_INPUT
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.trainer.trainer import _PRECISION_INPUT
@@ -26,7 +26,8 @@ class Trainer(L.Trainer):
     writes it to the run's ``environment.json``). Unless ``plugins`` has a CheckpointIO of its
     own, checkpoints go through ``AtomicCheckpointIO``. ``max_time_counts="fit"`` counts
     ``max_time`` from the trainer's creation, so fetching and rendering the data are inside the
-    budget and training gets what they leave (``FitTimer``); ``"training"`` (the default) is
+    budget and training gets what they leave (``FitTimer``; a ``Timer`` among the callbacks is
+    kept instead, as Lightning keeps one for ``max_time``); ``"training"`` (the default) is
     Lightning's own. Every other argument is Lightning's.
     """
 
@@ -50,7 +51,12 @@ class Trainer(L.Trainer):
         if max_time_counts not in ("training", "fit"):
             raise ValueError(f"max_time_counts must be 'training' or 'fit', got {max_time_counts!r}")
         if max_time_counts == "fit" and max_time is not None:
-            callbacks, max_time = [*_listed(callbacks), FitTimer(max_time, interval="step")], None
+            callbacks = _listed(callbacks)
+            if any(isinstance(c, Timer) for c in callbacks):  # Lightning's rule for max_time: one timer, the user's
+                rank_zero_info("Ignoring `Trainer(max_time=...)`, callbacks list already contains a Timer.")
+            else:
+                callbacks.append(FitTimer(max_time, interval="step"))
+            max_time = None
         super().__init__(precision=self.precision_choice.precision, max_time=max_time, callbacks=callbacks, plugins=plugins,
                          **kwargs)  # fmt: skip
 
