@@ -50,13 +50,9 @@ class Trainer(L.Trainer):
             plugins.append(AtomicCheckpointIO())  # checkpoints renamed into place, never half-written
         if max_time_counts not in ("training", "fit"):
             raise ValueError(f"max_time_counts must be 'training' or 'fit', got {max_time_counts!r}")
-        if max_time_counts == "fit" and max_time is not None:
-            callbacks = _listed(callbacks)
-            if any(isinstance(c, Timer) for c in callbacks):  # Lightning's rule for max_time: one timer, the user's
-                rank_zero_info("Ignoring `Trainer(max_time=...)`, callbacks list already contains a Timer.")
-            else:
-                callbacks.append(FitTimer(max_time, interval="step"))
-            max_time = None
+        # a Timer among the callbacks: max_time goes on to Lightning, which keeps that Timer alone (and says so)
+        if max_time_counts == "fit" and max_time is not None and not any(isinstance(c, Timer) for c in _listed(callbacks)):
+            callbacks, max_time = [*_listed(callbacks), FitTimer(max_time, interval="step")], None
         super().__init__(precision=self.precision_choice.precision, max_time=max_time, callbacks=callbacks, plugins=plugins,
                          **kwargs)  # fmt: skip
 
